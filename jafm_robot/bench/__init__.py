@@ -1,0 +1,1 @@
+"""Benchmarks behind ``jafm-robot bench``: one module per subject."""

@@ -1,0 +1,64 @@
+"""Small helpers shared by the verb modules: JSON output, progress bars, task/language checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.contract import LANGUAGES, TASKS
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | Path | None, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` (no-op when path is None); creates parent folders."""
+    if path is None:
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_default) + "\n")
+
+
+def progress(iterable=None, total: int | None = None, desc: str = "", **kw):
+    """A tqdm progress bar on stderr (quiet when stderr is not a terminal and JAFM_QUIET is set)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, **kw)
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    return task
+
+
+def parse_languages(spec: str) -> list[str]:
+    """'en', 'ja' or 'en,ja' -> list, with a clear error for anything else."""
+    langs = [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [lang for lang in langs if lang not in LANGUAGES]
+    if bad or not langs:
+        raise ValueError(f"unknown language {','.join(bad) or spec!r}; choose from {', '.join(LANGUAGES)}")
+    return langs
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate (well behaved at 0% and 100%)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))

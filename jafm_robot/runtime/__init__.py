@@ -1,0 +1,1 @@
+"""jafm_robot.runtime."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up jafm_robot on a fresh machine: a virtual environment at .venv with everything the demo,
+# the tests and training need. Idempotent: re-running it only installs what is missing.
+#   bash scripts/setup.sh          # runtime + training + ROS 2 (PyPI wheels) + test tools
+#   bash scripts/setup.sh --bench  # also panda-gym, the baseline of `jafm-robot bench sim`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# torch first and pinned: 2.13.0 is the CPU build this machine provides; an unpinned torch would
+# pull gigabytes of CUDA wheels.
+python -m pip install -q "torch==2.13.0"
+extras="train,ros,dev"
+if [ "${1:-}" = "--bench" ]; then extras="$extras,bench"; fi
+python -m pip install -q -e ".[${extras}]"
+echo "jafm_robot set up in .venv ($(python --version)); run: .venv/bin/jafm-robot --help"
