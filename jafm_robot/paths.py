@@ -25,7 +25,7 @@ def share_dir() -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         candidates.insert(0, Path(get_package_share_directory(PACKAGE)))
-    except Exception:  # noqa: BLE001 - ament_index is optional and raises its own errors
+    except Exception:  # ament_index is optional and raises its own errors
         pass
     for c in candidates:
         if (c / "sim").is_dir():
