@@ -1,0 +1,174 @@
+"""The VLA network (torch): camera conv encoders + byte-level instruction encoder + state token,
+fused by one transformer with ``chunk_len`` learned action queries (ACT-style, no VAE).
+
+Everything a host would otherwise have to replicate lives inside ``forward``: uint8 -> float image
+scaling, byte embedding, state normalisation and action de-normalisation (dataset statistics are
+buffers). The exported ONNX graph therefore maps raw observations to absolute joint targets.
+
+The attention is written out with plain matmuls and an additive mask rather than
+``nn.MultiheadAttention`` so the ONNX export is a small, exact graph (no fused fast paths whose
+numerics differ between torch and ONNX Runtime).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jafm_robot.contract import ACTION_DIM, STATE_DIM
+from jafm_robot.policies.vla.configuration_vla import VLAConfig
+from jafm_robot.policies.vla.processor_vla import NormStats
+
+NEG = -1e4  # additive mask value; finite so a fully masked row cannot produce NaN
+
+
+class CameraEncoder(nn.Module):
+    """uint8 NHWC image -> [B, g*g, d] tokens with a learned position per token."""
+
+    def __init__(self, cfg: VLAConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in cfg.vision.channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(4, c), c), nn.ReLU()]
+            c_in = c
+        self.convs = nn.Sequential(*layers)
+        self.grid = cfg.vision.token_grid
+        self.feat = cfg.image_size // 2 ** len(cfg.vision.channels)
+        self.proj = nn.Conv2d(c_in, cfg.d_model, 1)
+        self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.d_model) * 0.02)
+
+    def forward(self, image_u8: torch.Tensor) -> torch.Tensor:
+        x = image_u8.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
+        x = (x - 0.5) * 4.0
+        x = self.convs(x)
+        if self.feat != self.grid:
+            k = self.feat // self.grid
+            x = F.avg_pool2d(x, k, k)
+        x = self.proj(x)  # [B, d, g, g]
+        return x.flatten(2).transpose(1, 2) + self.pos
+
+
+class ByteEncoder(nn.Module):
+    """uint8 instruction bytes -> [B, L', d] tokens + validity mask (padding bytes are 0)."""
+
+    def __init__(self, cfg: VLAConfig) -> None:
+        super().__init__()
+        t = cfg.text
+        self.k, self.s, self.p = t.kernel, t.stride, (t.kernel - t.stride) // 2
+        self.embed = nn.Embedding(256, cfg.d_model)
+        self.conv = nn.Conv1d(cfg.d_model, cfg.d_model, self.k, stride=self.s, padding=self.p)
+        n_tok = (cfg.instruction_len + 2 * self.p - self.k) // self.s + 1
+        self.pos = nn.Parameter(torch.randn(1, n_tok, cfg.d_model) * 0.02)
+
+    def forward(self, instruction_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = instruction_u8.long()
+        x = self.embed(ids).transpose(1, 2)  # [B, d, L]
+        x = F.gelu(self.conv(x)).transpose(1, 2) + self.pos
+        nonzero = (ids > 0).float().unsqueeze(1)
+        valid = F.max_pool1d(nonzero, self.k, self.s, self.p).squeeze(1)  # [B, L']
+        return x, valid
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, heads: int, ff_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.h = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, ff_mult * d), nn.GELU(), nn.Linear(ff_mult * d, d))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).reshape(b, s, 3, self.h, d // self.h).permute(2, 0, 3, 1, 4)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // self.h)) + bias
+        y = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, s, d)
+        x = x + self.drop(self.out(y))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class VLAPolicy(nn.Module):
+    """Raw observation tensors in, absolute action chunk [B, chunk_len, 8] out."""
+
+    def __init__(self, cfg: VLAConfig, stats: NormStats | None = None) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        stats = stats or NormStats.identity()
+        for name, val in stats.__dict__.items():
+            self.register_buffer(name, torch.as_tensor(val, dtype=torch.float32).reshape(ACTION_DIM))
+        d = cfg.d_model
+        self.cameras = nn.ModuleDict({cam: CameraEncoder(cfg) for cam in cfg.cameras})
+        self.text = ByteEncoder(cfg)
+        self.state_proj = nn.Linear(STATE_DIM, d)
+        self.type_emb = nn.Parameter(torch.randn(len(cfg.cameras) + 3, d) * 0.02)  # cams, text, state, query
+        self.queries = nn.Parameter(torch.randn(1, cfg.chunk_len, d) * 0.02)
+        self.blocks = nn.ModuleList(Block(d, cfg.n_heads, cfg.ff_mult, cfg.dropout) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, ACTION_DIM)
+        nn.init.zeros_(self.head.weight)  # start from "hold the mean offset": a sane first policy
+        nn.init.zeros_(self.head.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def predict_normalized(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        """[B, chunk_len, 8] in the normalised space the loss is computed in."""
+        b = state.shape[0]
+        toks, valid = [], []
+        for i, cam in enumerate(self.cfg.cameras):
+            t = self.cameras[cam](images[cam]) + self.type_emb[i]
+            toks.append(t)
+            valid.append(torch.ones(b, t.shape[1], dtype=t.dtype, device=t.device))
+        nc = len(self.cfg.cameras)
+        t, v = self.text(instruction)
+        toks.append(t + self.type_emb[nc])
+        valid.append(v.to(t.dtype))
+        s = (state.float() - self.state_mean) / self.state_std
+        toks.append(self.state_proj(s).unsqueeze(1) + self.type_emb[nc + 1])
+        valid.append(torch.ones(b, 1, dtype=t.dtype, device=t.device))
+        toks.append(self.queries.expand(b, -1, -1) + self.type_emb[nc + 2])
+        valid.append(torch.ones(b, self.cfg.chunk_len, dtype=t.dtype, device=t.device))
+        x = torch.cat(toks, 1)
+        bias = ((1.0 - torch.cat(valid, 1)) * NEG)[:, None, None, :]
+        for blk in self.blocks:
+            x = blk(x, bias)
+        return self.head(self.ln_f(x[:, -self.cfg.chunk_len:]))
+
+    def normalize_actions(self, actions: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Absolute targets [B,T,8] -> the normalised space of :meth:`predict_normalized`."""
+        if self.cfg.predict_delta:
+            return (actions - state.float().unsqueeze(1) - self.delta_mean) / self.delta_std
+        return (actions - self.action_mean) / self.action_std
+
+    def denormalize_actions(self, out: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        if self.cfg.predict_delta:
+            return out * self.delta_std + self.delta_mean + state.float().unsqueeze(1)
+        return out * self.action_std + self.action_mean
+
+    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        return self.denormalize_actions(self.predict_normalized(images, state, instruction), state)
+
+
+class OnnxVLA(nn.Module):
+    """Positional-argument view for export: (image[, wrist_image], state, instruction) -> actions."""
+
+    def __init__(self, policy: VLAPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+        self.cams = list(policy.cfg.cameras)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        n = len(self.cams)
+        images = dict(zip(self.cams, inputs[:n], strict=True))
+        return self.policy(images, inputs[n], inputs[n + 1])
+
+
+def onnx_input_order(cfg: VLAConfig) -> list[str]:
+    """DESIGN.md order: image, wrist_image (if used), state, instruction."""
+    return [c for c in ("image", "wrist_image") if c in cfg.cameras] + ["state", "instruction"]
