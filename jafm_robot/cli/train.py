@@ -1,0 +1,53 @@
+"""``jafm-robot train``: behaviour cloning of the VLA policy on a LeRobot v3.0 dataset.
+
+Multi-process: ``python -m torch.distributed.run --nproc_per_node N -m jafm_robot.cli.main train ...``
+(or ``torchrun``); the same command line, ``--batch-size`` is the global batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train the VLA policy by behaviour cloning (action chunks, L1, AdamW+cosine; DDP under torchrun)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="LeRobot v3.0 dataset folder (from `jafm-robot record`)")
+    p.add_argument("--config", default="small", help="model size: tiny, small, base, large")
+    p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (with --resume: the new total)")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch size (split over DDP ranks)")
+    p.add_argument("--out", required=True, help="run folder: checkpoints/, train_log.csv, training_curve.png")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--log", default="csv", choices=["csv", "tensorboard"], help="CSV always; tensorboard adds OUT/tb")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--chunk-len", type=int, default=10)
+    p.add_argument("--cameras", default="auto", help="auto (all in the dataset), image, or image,wrist_image")
+    p.add_argument("--shift-pad", type=int, default=4, help="random-shift augmentation in pixels (0 = off)")
+    p.add_argument("--save-every", type=int, default=1000)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write a summary JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jafm_robot.cli.common import write_json
+    from jafm_robot.training.trainer import TrainConfig, train
+
+    cfg = TrainConfig(
+        dataset=args.dataset, out=args.out, config=args.config, steps=args.steps, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
+        cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
+        save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume,
+    )
+    summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
+    import os
+
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"trained to step {summary['step']}: loss {summary['loss']:.4f}, {summary['parameters']} parameters "
+              f"-> {summary['checkpoint']}")
+        write_json(args.json, summary)
+    return 0

@@ -1,0 +1,56 @@
+"""Training samples from a LeRobot v3.0 dataset: observation at frame t -> the next chunk_len actions.
+
+Everything is held as NumPy arrays in memory (camera frames decoded once) and batches are gathered
+by fancy indexing: on a 2-core machine a DataLoader with worker processes costs more than it saves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from jafm_robot.contract import encode_instruction
+from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
+from jafm_robot.policies.vla.processor_vla import chunk_indices, random_shift
+
+
+@dataclass
+class Batch:
+    images: dict[str, np.ndarray]  # camera -> uint8 [B,H,W,3]
+    state: np.ndarray  # float32 [B,8]
+    instruction: np.ndarray  # uint8 [B,128]
+    actions: np.ndarray  # float32 [B,chunk_len,8] absolute targets
+
+
+class ChunkSamples:
+    """Index i -> (observation at frame i, actions i..i+chunk_len-1 clamped at the episode end)."""
+
+    def __init__(self, ds: LeRobotV3Dataset, cameras: tuple[str, ...] | list[str], chunk_len: int, progress: bool = False) -> None:
+        missing = [c for c in cameras if c not in ds.cameras]
+        if missing:
+            raise ValueError(f"dataset {ds.root} has no camera(s) {missing}; it has {ds.cameras}")
+        self.ds = ds
+        self.cameras = list(cameras)
+        self.images = {c: ds.images(c, progress=progress) for c in self.cameras}
+        self.state = ds.state
+        self.action = ds.action
+        self.chunk_idx = chunk_indices(ds.episode_index, chunk_len)
+        self.instr_table = np.stack([encode_instruction(t) for t in ds.tasks])
+        self.task_index = ds.task_index
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator | None = None, shift_pad: int = 0) -> Batch:
+        idx = np.asarray(idx, dtype=np.int64)
+        images = {}
+        for c in self.cameras:
+            im = self.images[c][idx]
+            images[c] = random_shift(im, shift_pad, rng) if (rng is not None and shift_pad > 0) else im
+        return Batch(
+            images=images,
+            state=self.state[idx],
+            instruction=self.instr_table[self.task_index[idx]],
+            actions=self.action[self.chunk_idx[idx]],
+        )

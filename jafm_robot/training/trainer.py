@@ -1,0 +1,300 @@
+"""Behaviour cloning with action-chunk targets: L1 loss, AdamW + warmup/cosine, random-shift
+augmentation, checkpoints, resume, CSV/TensorBoard logs and a training-curve PNG.
+
+Runs unchanged under ``torchrun --nproc_per_node N``: the rank/world size come from the
+environment torchrun sets, the process group uses gloo on CPU and NCCL on CUDA, each rank draws a
+disjoint shard of every epoch (``DistributedSampler``), DDP averages gradients, and only rank 0
+writes logs and checkpoints. With one process nothing of that is touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
+from jafm_robot.policies.vla.configuration_vla import get_config
+from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+from jafm_robot.policies.vla.processor_vla import compute_stats
+from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
+from jafm_robot.training.data import ChunkSamples
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    out: str
+    config: str = "small"
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    shift_pad: int = 4
+    cameras: str = "auto"  # "auto" = every camera the dataset has, or "image" / "image,wrist_image"
+    chunk_len: int = 10
+    device: str = "auto"
+    log: str = "csv"
+    log_every: int = 10
+    save_every: int = 1000
+    seed: int = 0
+    resume: bool = False
+
+
+class _LossModule(nn.Module):
+    """What DDP wraps: the whole forward+loss, so gradient sync hooks see the real computation."""
+
+    def __init__(self, policy: VLAPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        pred = self.policy.predict_normalized(images, state, instruction)
+        return F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+
+
+def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    """Linear warmup then cosine decay to ``min_ratio`` of the peak."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    p = min(1.0, (step - warmup) / span)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def _dist_info() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _pick_device(spec: str, local_rank: int) -> torch.device:
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: no CUDA device is available (use --device cpu or auto)")
+        return torch.device("cuda", local_rank)
+    if spec != "cpu":
+        raise ValueError(f"unknown device {spec!r}; choose auto, cpu or cuda")
+    return torch.device("cpu")
+
+
+def dataset_facts(ds: LeRobotV3Dataset, cameras: list[str]) -> dict[str, Any]:
+    """What the ONNX metadata will need to know about the training data."""
+    names = ds.info["features"]["observation.state"].get("names") or []
+    return {
+        "root": str(ds.root.resolve()),
+        "fps": ds.fps,
+        "action_dt": 1.0 / ds.fps,
+        "cameras": cameras,
+        "image_size": ds.image_size,
+        "robot": ds.info.get("robot_type", "panda"),
+        "joint_names": list(names[:7]) if len(names) >= 7 else [f"panda_joint{i}" for i in range(1, 8)],
+        "env_tasks": ds.env_tasks(),
+        "languages": ds.languages(),
+        "num_episodes": ds.num_episodes,
+        "num_frames": len(ds),
+    }
+
+
+def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
+    """Run training; returns a summary (final loss, step, paths). Rank 0 writes everything."""
+    rank, world, local_rank = _dist_info()
+    device = _pick_device(cfg.device, local_rank)
+    distributed = world > 1
+    if distributed:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    if cfg.log not in ("csv", "tensorboard"):
+        raise ValueError(f"unknown --log {cfg.log!r}; choose csv or tensorboard")
+    if cfg.steps < 1 or cfg.batch_size < 1:
+        raise ValueError("--steps and --batch-size must be >= 1")
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.pt"
+
+    resume_ckpt = None
+    if cfg.resume:
+        if not last.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+        resume_ckpt = read_checkpoint(last)
+
+    ds = LeRobotV3Dataset(cfg.dataset)
+    if resume_ckpt is not None:
+        cameras = list(resume_ckpt["vla_config"]["cameras"])
+    elif cfg.cameras == "auto":
+        cameras = [c for c in ("image", "wrist_image") if c in ds.cameras]
+    else:
+        cameras = [c.strip() for c in cfg.cameras.split(",") if c.strip()]
+    torch.manual_seed(cfg.seed)
+
+    if resume_ckpt is not None:
+        policy, _ = policy_from_checkpoint(resume_ckpt)
+        start_step = int(resume_ckpt["step"])
+    else:
+        vcfg = get_config(cfg.config, cameras=tuple(cameras), chunk_len=cfg.chunk_len, image_size=ds.image_size)
+        stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
+        policy = VLAPolicy(vcfg, stats)
+        start_step = 0
+    vcfg = policy.cfg
+    samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
+    policy.to(device).train()
+    module: nn.Module = _LossModule(policy)
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = DDP(module, device_ids=[local_rank] if device.type == "cuda" else None)
+
+    decay = [p for n, p in policy.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n]
+    no_decay = [p for n, p in policy.named_parameters() if not (p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, min(cfg.warmup_steps, cfg.steps // 5), cfg.min_lr_ratio))
+    if resume_ckpt is not None:
+        opt.load_state_dict(resume_ckpt["optimizer"])
+        sched.load_state_dict(resume_ckpt["scheduler"])
+
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(len(samples)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
+    per_rank = max(1, cfg.batch_size // world)  # --batch-size is the global batch
+    rng = np.random.default_rng(cfg.seed * 1000 + rank + start_step)
+    facts = dataset_facts(ds, list(vcfg.cameras))
+
+    def batches():
+        epoch = start_step * per_rank // max(1, len(sampler))
+        while True:
+            sampler.set_epoch(epoch)
+            order = np.fromiter(iter(sampler), dtype=np.int64)
+            for i in range(0, len(order) - per_rank + 1 if len(order) >= per_rank else 1, per_rank):
+                yield order[i: i + per_rank]
+            epoch += 1
+
+    log_path = out / "train_log.csv"
+    tb = None
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume or not log_path.is_file():
+            with open(log_path, "w", newline="") as f:
+                csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s"])
+        (out / "train_config.json").write_text(json.dumps({**asdict(cfg), "argv": argv, "world_size": world,
+                                                            "vla_config": vcfg.to_dict(), "dataset": facts}, indent=2, ensure_ascii=False))
+        if cfg.log == "tensorboard":
+            from torch.utils.tensorboard import SummaryWriter
+
+            tb = SummaryWriter(str(out / "tb"))
+
+    def save(step: int) -> None:
+        payload = {
+            "step": step,
+            "model": policy.state_dict(),
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "vla_config": vcfg.to_dict(),
+            "stats": policy_stats(policy),
+            "train_config": asdict(cfg),
+            "dataset": facts,
+            "argv": argv,
+            "loss": last_loss,
+        }
+        save_checkpoint(last, payload)
+        save_checkpoint(ckpt_dir / f"step_{step:06d}.pt", payload)
+
+    bar = None
+    if rank == 0:
+        from jafm_robot.cli.common import progress
+
+        bar = progress(total=cfg.steps, initial=start_step, desc="train")
+    t0 = time.perf_counter()
+    last_loss = float("nan")
+    it = batches()
+    running = []
+    step = start_step
+    for step in range(start_step, cfg.steps):
+        b = samples.batch(next(it), rng, cfg.shift_pad)
+        images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
+        loss = module(images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
+                      torch.from_numpy(b.actions).to(device))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        running.append(loss.item())
+        if rank == 0:
+            bar.update(1)
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                last_loss = float(np.mean(running))
+                running = []
+                lr = opt.param_groups[0]["lr"]
+                with open(log_path, "a", newline="") as f:
+                    csv.writer(f).writerow([step + 1, f"{last_loss:.6f}", f"{lr:.3e}", f"{time.perf_counter() - t0:.2f}"])
+                if tb is not None:
+                    tb.add_scalar("loss", last_loss, step + 1)
+                    tb.add_scalar("lr", lr, step + 1)
+                bar.set_postfix(loss=f"{last_loss:.4f}")
+            if (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+                save(step + 1)
+    final_step = max(step + 1, start_step) if cfg.steps > start_step else start_step
+    if rank == 0:
+        bar.close()
+        save(final_step)
+        plot_curve(log_path, out / "training_curve.png")
+        if tb is not None:
+            tb.close()
+    if distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"step": final_step, "loss": last_loss, "checkpoint": str(last), "world_size": world,
+            "parameters": policy.num_parameters(), "elapsed_s": time.perf_counter() - t0}
+
+
+def policy_stats(policy: VLAPolicy) -> dict[str, list[float]]:
+    names = ("state_mean", "state_std", "action_mean", "action_std", "delta_mean", "delta_std")
+    return {n: getattr(policy, n).detach().cpu().double().tolist() for n in names}
+
+
+def plot_curve(log_path: Path, png: Path) -> None:
+    """Loss and learning rate against step from the CSV log (headless matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(log_path)))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, [float(r["loss"]) for r in rows], label="L1 loss (normalised)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax2 = ax.twinx()
+    ax2.plot(steps, [float(r["lr"]) for r in rows], color="tab:orange", alpha=0.6, label="lr")
+    ax2.set_ylabel("learning rate")
+    ax.set_title("VLA behaviour cloning")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
