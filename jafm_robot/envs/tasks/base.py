@@ -1,0 +1,108 @@
+"""The task interface: what to build in the cell, what to say, and when it is done.
+
+A task is composed with the robot and the work cell by :class:`~jafm_robot.envs.core.RobotTaskEnv`
+(panda-gym style, one file per task), but everything it draws comes from the generator the env
+hands it, so a seed fixes the scene, the goal and the instruction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from jafm_robot.envs.instructions import bin_phrase, part_phrase
+
+if TYPE_CHECKING:
+    from jafm_robot.robots.bullet_robot import BulletRobot
+    from jafm_robot.sim.world import Part, WorkCell
+
+
+class Task:
+    """Base class. Subclasses set ``name``, ``default_scene``, ``max_episode_steps`` and implement
+    :meth:`build`, :meth:`slots` and :meth:`is_success` (from privileged simulator state only)."""
+
+    name: ClassVar[str] = ""
+    default_scene: ClassVar[str] = "factory"
+    max_episode_steps: ClassVar[int] = 100
+    rest_speed: ClassVar[float] = 0.05  # m/s: below this a part counts as resting
+
+    def __init__(self) -> None:
+        self.world: WorkCell | None = None
+        self.robot: BulletRobot | None = None
+        self.goal: dict[str, Any] = {}
+        self.instruction_text: str = ""
+        self.language: str = "en"
+        self.template_index: int = 0
+
+    def bind(self, world: WorkCell, robot: BulletRobot) -> None:
+        self.world, self.robot = world, robot
+        self.goal = {}
+
+    # -- to implement ------------------------------------------------------------------------
+    def build(self, rng: np.random.Generator, randomize: bool) -> None:
+        """Spawn the task's parts into ``self.world`` and fill ``self.goal``."""
+        raise NotImplementedError
+
+    def slots(self, language: str) -> dict[str, str]:
+        """Slot phrases for the instruction templates in ``language``."""
+        raise NotImplementedError
+
+    def is_success(self) -> bool:
+        raise NotImplementedError
+
+    # -- shared helpers ----------------------------------------------------------------------
+    def reward(self) -> float:
+        """Sparse: 1 on success. Hosts that want shaping compute it from ``goal`` themselves."""
+        return float(self.is_success())
+
+    def part_slot(self, part_name: str, language: str) -> str:
+        q = self.w.part(part_name)
+        return part_phrase(q.color, q.shape, language)
+
+    def bin_slot(self, bin_name: str, language: str) -> str:
+        return bin_phrase(self.w.bins[bin_name].color, language)
+
+    @property
+    def w(self) -> WorkCell:
+        if self.world is None:
+            raise RuntimeError(f"task {self.name} is not bound to a work cell (call env.reset())")
+        return self.world
+
+    def released(self, part: Part) -> bool:
+        """The part is not in contact with the robot (the gripper let go)."""
+        assert self.robot is not None
+        return not self.w.touching(part, self.robot.body_id)
+
+    def placed_in_bin(self, part: Part, bin_name: str) -> bool:
+        w = self.w
+        return w.in_bin(part, bin_name) and w.is_resting(part, self.rest_speed) and self.released(part)
+
+    def spawn_target_and_distractors(
+        self, rng: np.random.Generator, randomize: bool, colors: list[str] | None = None,
+        shapes: list[str] | None = None, positions: list[np.ndarray] | None = None,
+    ) -> tuple[Part, list[Part]]:
+        """A target part plus distractors that share its colour or its shape (never both), so that
+        only colour AND shape together name the target."""
+        w = self.w
+        ps = w.scene.parts
+        all_colors = colors or list(ps.colors)
+        all_shapes = shapes or list(ps.shapes)
+        tc = all_colors[int(rng.integers(len(all_colors)))]
+        ts = all_shapes[int(rng.integers(len(all_shapes)))]
+        dmin, dmax = ps.distractors
+        n = int(rng.integers(dmin, dmax + 1)) if randomize else dmin
+        pool = [(c, s) for c in ps.colors for s in ps.shapes if (c, s) != (tc, ts)]
+        same_color = [cs for cs in pool if cs[0] == tc]
+        same_shape = [cs for cs in pool if cs[1] == ts]
+        chosen: list[tuple[str, str]] = []
+        for group in (same_color, same_shape):
+            if len(chosen) < n and group:
+                chosen.append(group[int(rng.integers(len(group)))])
+        rest = [cs for cs in pool if cs not in chosen]
+        order = rng.permutation(len(rest))
+        chosen += [rest[i] for i in order[: max(0, n - len(chosen))]]
+        pos = positions if positions is not None else w.sample_positions(1 + len(chosen))
+        target = w.spawn_part(tc, ts, pos[0], w.random_yaw())
+        distractors = [w.spawn_part(c, s, xy, w.random_yaw()) for (c, s), xy in zip(chosen, pos[1:], strict=False)]
+        return target, distractors

@@ -1,0 +1,67 @@
+"""ConveyorPick: the named part rides the moving belt; take it off into the named bin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jafm_robot.envs.tasks.base import Task
+
+if TYPE_CHECKING:
+    from jafm_robot.sim.world import Part
+
+
+class ConveyorPick(Task):
+    name = "ConveyorPick"
+    default_scene = "factory_conveyor"
+    max_episode_steps = 200
+    spacing = 0.11  # m between parts along the belt
+
+    def build(self, rng: np.random.Generator, randomize: bool) -> None:
+        w = self.w
+        conv = w.conveyor
+        if conv is None:
+            raise ValueError(f"ConveyorPick needs a scene with a conveyor; {w.scene.path} has none")
+        if not w.bins:
+            raise ValueError(f"ConveyorPick needs at least one bin; scene {w.scene.name!r} has none")
+        dmin, dmax = w.scene.parts.distractors
+        n_belt = 1 + min(2, int(rng.integers(dmin, dmax + 1)) if randomize else dmin)
+        n_belt = max(1, min(n_belt, int((conv.length - 0.1) // self.spacing)))
+        s0 = float(rng.uniform(0.03, 0.08)) if randomize else 0.05
+        lateral = (lambda: float(rng.uniform(-0.02, 0.02))) if randomize else (lambda: 0.0)
+        slots_xy = [conv.point(s0 + i * self.spacing, lateral())[:2] for i in range(n_belt)]
+        order = rng.permutation(n_belt)
+        # the target is at a random place in the queue of parts on the belt
+        positions = [slots_xy[i] for i in order]
+        shapes = [s for s in w.scene.parts.shapes if w.scene.parts.shapes[s].type in ("box", "cylinder")]
+        target, distractors = self._spawn(rng, randomize, positions, shapes, conv.surface_z)
+        names = sorted(w.bins)
+        b = w.bins[names[int(rng.integers(len(names)))]]
+        self.goal = {
+            "part": target.name,
+            "part_id": target.body_id,
+            "color": target.color,
+            "shape": target.shape,
+            "bin": b.name,
+            "bin_id": b.body_id,
+            "bin_position": b.position.copy(),
+            "conveyor_speed": conv.speed,
+            "conveyor_direction": conv.direction.copy(),
+            "distractors": [d.name for d in distractors],
+        }
+
+    def _spawn(self, rng: np.random.Generator, randomize: bool, positions: list[np.ndarray], shapes: list[str],
+               z: float) -> tuple[Part, list[Part]]:
+        w = self.w
+        ps = w.scene.parts
+        combos = [(c, s) for c in ps.colors for s in shapes]
+        idx = rng.permutation(len(combos))[: len(positions)]
+        parts = [w.spawn_part(combos[i][0], combos[i][1], xy, w.random_yaw(), z=z) for i, xy in zip(idx, positions, strict=False)]
+        return parts[0], parts[1:]
+
+    def slots(self, language: str) -> dict[str, str]:
+        return {"part": self.part_slot(self.goal["part"], language), "bin": self.bin_slot(self.goal["bin"], language)}
+
+    def is_success(self) -> bool:
+        return self.placed_in_bin(self.w.part(self.goal["part"]), self.goal["bin"])

@@ -1,0 +1,37 @@
+"""PickPlace: pick the named part (by colour AND shape) among distractors, place it in the named bin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jafm_robot.envs.tasks.base import Task
+
+
+class PickPlace(Task):
+    name = "PickPlace"
+    default_scene = "factory"
+    max_episode_steps = 150
+
+    def build(self, rng: np.random.Generator, randomize: bool) -> None:
+        w = self.w
+        if not w.bins:
+            raise ValueError(f"PickPlace needs at least one bin; scene {w.scene.name!r} has none")
+        target, distractors = self.spawn_target_and_distractors(rng, randomize)
+        names = sorted(w.bins)
+        b = w.bins[names[int(rng.integers(len(names)))]]
+        self.goal = {
+            "part": target.name,
+            "part_id": target.body_id,
+            "color": target.color,
+            "shape": target.shape,
+            "bin": b.name,
+            "bin_id": b.body_id,
+            "bin_position": b.position.copy(),
+            "distractors": [d.name for d in distractors],
+        }
+
+    def slots(self, language: str) -> dict[str, str]:
+        return {"part": self.part_slot(self.goal["part"], language), "bin": self.bin_slot(self.goal["bin"], language)}
+
+    def is_success(self) -> bool:
+        return self.placed_in_bin(self.w.part(self.goal["part"]), self.goal["bin"])
