@@ -58,6 +58,27 @@ def node_command(
     return cmd
 
 
+def write_params_file(
+    base: str | Path | None, overrides: Mapping[str, Mapping[str, object]], dest: str | Path
+) -> Path:
+    """A copy of the params file ``base`` with ``{node: {param: value}}`` merged in, written to ``dest``.
+
+    Why not ``-p name:=value``: ROS applies a ``-p`` override as a wildcard, and the node's own
+    section of the params file outranks a wildcard, so ``-p`` cannot override a value the file sets.
+    """
+    import yaml
+
+    raw: dict = {}
+    if base is not None:
+        raw = yaml.safe_load(Path(base).read_text()) or {}
+    for node, values in overrides.items():
+        sect = raw.setdefault(node, {}).setdefault("ros__parameters", {})
+        sect.update(dict(values))
+    dest = Path(dest)
+    dest.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+    return dest
+
+
 class NodeProcess:
     """One node as a child process; its output is forwarded line by line with a ``[name]`` prefix."""
 

@@ -21,7 +21,14 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from jafm_robot.ros.process import NodeProcess, fresh_domain_id, node_command, ros_env, stop_all  # noqa: E402
+from jafm_robot.ros.process import (  # noqa: E402
+    NodeProcess,
+    fresh_domain_id,
+    node_command,
+    ros_env,
+    stop_all,
+    write_params_file,
+)
 
 
 class Probe:
@@ -87,13 +94,18 @@ class Probe:
 class Graph:
     """Node processes of one test in one domain; all stopped (and their logs shown on failure) at teardown."""
 
-    def __init__(self, domain_id: int) -> None:
+    def __init__(self, domain_id: int, tmp: Path) -> None:
         self.domain_id = domain_id
+        self.tmp = tmp
         self.env = ros_env(domain_id)
         self.procs: dict[str, NodeProcess] = {}
 
     def start(self, node: str, params_file: str | Path | None = None, **kw: Any) -> NodeProcess:
-        cmd = node_command(node, params_file, remaps=kw.pop("remaps", None), params=kw.pop("params", None))
+        """Start ``node`` with ``params_file`` and ``params={...}`` merged into its section."""
+        overrides = kw.pop("params", None)
+        if overrides:
+            params_file = write_params_file(params_file, {node: overrides}, self.tmp / f"{node}.params.yaml")
+        cmd = node_command(node, params_file, remaps=kw.pop("remaps", None))
         p = NodeProcess(node, cmd, env=self.env).start()
         self.procs[node] = p
         return p
@@ -128,8 +140,8 @@ def probe(domain: int) -> Probe:
 
 
 @pytest.fixture
-def graph(domain: int, request: pytest.FixtureRequest) -> Graph:
-    g = Graph(domain)
+def graph(domain: int, request: pytest.FixtureRequest, tmp_path: Path) -> Graph:
+    g = Graph(domain, tmp_path)
     yield g
     g.stop()
     rep = getattr(request.node, "rep_call", None)

@@ -1,0 +1,270 @@
+"""``sim_node``: the PyBullet work cell standing in for the robot and its cameras.
+
+Publishes ``/joint_states`` (7 arm joints + ``panda_finger_joint1/2``, each finger at half the opening
+width, as ``franka_gripper`` does for a real Panda), ``/camera/image_raw`` + ``/camera/camera_info``
+and ``/camera/wrist/image_raw`` (rgb8, sensor-data QoS), and takes the commands a ros2_control forward
+position controller takes: ``/forward_position_controller/commands`` (``Float64MultiArray``, 8 values:
+7 joints + gripper width) and, for planners, a whole ``JointTrajectory`` on ``/joint_trajectory``
+(same 8 names as the policy's chunks, or the 7 arm joints + fingers). ``~/reset`` (``std_srvs/Trigger``)
+rebuilds the episode with the current ``seed`` parameter; ``~/success`` (``std_msgs/Bool``, latched)
+reports the task outcome judged from privileged simulator state.
+
+Physics runs on one thread (PyBullet is not thread safe) and is stepped to the wall clock: each
+iteration advances the simulation by whole physics steps until simulated time catches up with
+``real_time_factor`` x elapsed wall time; rendering a camera frame delays physics, which then catches
+up (a lag of more than 0.25 s is dropped and counted rather than replayed in a burst). Malformed
+commands (wrong length, NaN) are rejected and logged throttled; the arm keeps its last valid target.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, Float64MultiArray, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from jafm_robot.ros import diagnostics as diag
+from jafm_robot.ros import qos
+from jafm_robot.ros.conversions import (
+    ConversionError,
+    camera_info,
+    msg_to_command,
+    numpy_to_image,
+    stamp_to_sec,
+    state8_to_joint_state,
+    trajectory_to_chunk,
+)
+from jafm_robot.ros.node_util import run_node
+from jafm_robot.ros.params import SimNodeParams, declare
+
+MAX_LAG_S = 0.25  # more physics debt than this is dropped, not replayed
+
+
+class SimNode(Node):
+    """Hosts a ``RobotTaskEnv``; see the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__("sim_node")
+        self.p = declare(self, SimNodeParams)
+        import gymnasium as gym
+
+        import jafm_robot.envs  # noqa: F401  (registers the env ids)
+
+        kwargs = {"render_mode": "rgb_array", "image_size": self.p.image_size}
+        if self.p.scene:
+            kwargs["scene"] = self.p.scene
+        self.env = gym.make(f"jafm_robot/{self.p.task}-v0", **kwargs)
+        self.u = self.env.unwrapped
+        self.cfg = self.u.robot_config
+        self._reset_episode(self.p.seed)
+
+        self._cmd_lock = threading.Lock()
+        self._target: np.ndarray | None = None  # last valid command (8)
+        self._traj: tuple[float, np.ndarray, np.ndarray] | None = None  # (t0 wall, times, points)
+        self._reset_req = threading.Event()
+        self.throttle = diag.Throttle()
+        self.rates = {k: diag.RateMeter() for k in ("command", "joint_states", "camera", "physics")}
+        self.counts = {"bad_command": 0, "bad_trajectory": 0, "lag_dropped_s": 0.0, "resets": 0}
+        self.render_ms = diag.LatencyStats(200)
+
+        self.pub_js = self.create_publisher(JointState, qos.JOINT_STATES, qos.DEFAULT)
+        self.pub_img = self.create_publisher(Image, qos.IMAGE, qos.SENSOR)
+        self.pub_info = self.create_publisher(CameraInfo, qos.CAMERA_INFO, qos.SENSOR)
+        self.pub_wrist = self.create_publisher(Image, qos.WRIST_IMAGE, qos.SENSOR) if self.p.publish_wrist else None
+        self.pub_success = self.create_publisher(Bool, "~/success", qos.LATCHED)
+        self.pub_task = self.create_publisher(String, "~/task_instruction", qos.LATCHED)
+        self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
+        inputs = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Float64MultiArray, qos.COMMANDS, self._on_command, qos.COMMAND, callback_group=inputs)
+        self.create_subscription(JointTrajectory, qos.TRAJECTORY, self._on_trajectory, qos.RELIABLE, callback_group=inputs)
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=inputs)
+        self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.success = False
+        self._announce()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"sim_node: {self.p.task} seed={self.p.seed} lang={self.p.language} "
+            f"physics {1 / self.u.sim_dt:.0f} Hz x{self.p.real_time_factor}, cameras {self.p.image_size}px "
+            f"@ {self.p.camera_rate_hz} Hz: {self.instruction!r}"
+        )
+
+    # ---------------------------------------------------------------------------------- episode
+    def _reset_episode(self, seed: int) -> None:
+        options = {"language": self.p.language}
+        if self.p.instruction:
+            options["instruction"] = self.p.instruction
+        _, info = self.env.reset(seed=int(seed), options=options)
+        self.instruction = str(info.get("instruction_text", getattr(self.u.task, "instruction_text", "")))
+        self._hold_q = np.asarray(self.u.get_state(), dtype=np.float64)
+
+    def _announce(self) -> None:
+        self.pub_task.publish(String(data=self.instruction))
+        self.pub_success.publish(Bool(data=False))
+
+    # ----------------------------------------------------------------------------------- inputs
+    def _warn(self, key: str, text: str) -> None:
+        if self.throttle.allow(key):
+            self.get_logger().warning(f"{text} ({self.throttle.suppressed[key]} similar suppressed)")
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        self.rates["command"].tick()
+        try:
+            target = msg_to_command(msg)
+        except ConversionError as e:
+            self.counts["bad_command"] += 1
+            self._warn("bad_command", f"rejected {qos.COMMANDS}: {e}; keeping the last target")
+            return
+        with self._cmd_lock:
+            self._target = target
+            self._traj = None  # a streamed command overrides a trajectory in progress
+
+    def _on_trajectory(self, msg: JointTrajectory) -> None:
+        try:
+            data = trajectory_to_chunk(msg, self.cfg.joint_names)
+        except ConversionError as e:
+            self.counts["bad_trajectory"] += 1
+            self._warn("bad_trajectory", f"rejected {qos.TRAJECTORY}: {e}")
+            return
+        t0 = stamp_to_sec(msg.header.stamp) or time.time()
+        times = np.arange(1, len(data.actions) + 1) * data.dt
+        with self._cmd_lock:
+            self._traj = (t0, times, data.actions.astype(np.float64))
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        done = threading.Event()
+        self._reset_req.set()
+        self._reset_done = done
+        ok = done.wait(timeout=10.0)
+        response.success = bool(ok)
+        response.message = f"reset: {self.instruction}" if ok else "reset timed out"
+        return response
+
+    # ------------------------------------------------------------------------------ physics thread
+    def _current_target(self, wall: float) -> np.ndarray | None:
+        with self._cmd_lock:
+            traj, target = self._traj, self._target
+        if traj is None:
+            return target
+        t0, times, pts = traj
+        t = wall - t0
+        if t <= 0:
+            return target
+        if t >= times[-1]:
+            return pts[-1]
+        i = int(np.searchsorted(times, t))
+        if i == 0:
+            prev_t, prev = 0.0, (target if target is not None else self._hold_q)
+        else:
+            prev_t, prev = times[i - 1], pts[i - 1]
+        w = (t - prev_t) / (times[i] - prev_t)
+        return (1 - w) * prev + w * pts[i]
+
+    def _physics_loop(self) -> None:
+        dt = float(self.u.sim_dt)
+        rtf = self.p.real_time_factor
+        js_period = 1.0 / self.p.joint_state_rate_hz
+        cam_period = 1.0 / self.p.camera_rate_hz
+        sim_t = 0.0
+        wall0 = time.monotonic()
+        next_js = next_cam = wall0
+        try:
+            while not self._stop.is_set():
+                if self._reset_req.is_set():
+                    self._reset_req.clear()
+                    self._reset_episode(self.get_parameter("seed").value)
+                    with self._cmd_lock:
+                        self._target, self._traj = None, None
+                    self.counts["resets"] += 1
+                    self.success = False
+                    self._announce()
+                    sim_t, wall0 = 0.0, time.monotonic()
+                    getattr(self, "_reset_done", threading.Event()).set()
+                now = time.monotonic()
+                target = self._current_target(time.time())
+                self.u.command(target if target is not None else self._hold_q)
+                due = (now - wall0) * rtf
+                n = int((due - sim_t) / dt)
+                if n * dt > MAX_LAG_S * rtf:
+                    skip = n * dt - MAX_LAG_S * rtf
+                    self.counts["lag_dropped_s"] += skip
+                    wall0 += skip / rtf
+                    n = int(MAX_LAG_S * rtf / dt)
+                if n > 0:
+                    self.u.step_physics(n)
+                    sim_t += n * dt
+                    for _ in range(n):
+                        self.rates["physics"].tick()
+                if now >= next_js:
+                    next_js = max(next_js + js_period, now)
+                    self._publish_state()
+                if now >= next_cam:
+                    next_cam = max(next_cam + cam_period, now)
+                    self._publish_cameras()
+                    ok = bool(self.u.is_success())
+                    if ok != self.success:
+                        self.success = ok
+                        self.pub_success.publish(Bool(data=ok))
+                        if ok:
+                            self.get_logger().info("task succeeded")
+                wake = min(next_js, next_cam, time.monotonic() + dt / rtf)
+                self._stop.wait(max(0.0, wake - time.monotonic()))
+        except Exception as e:  # the node reports and stays up; a dead physics thread is visible in diagnostics
+            self.physics_error = f"{type(e).__name__}: {e}"
+            self.get_logger().error(f"physics thread stopped: {self.physics_error}")
+
+    def _publish_state(self) -> None:
+        stamp = self.get_clock().now().to_msg()
+        s = np.asarray(self.u.get_state(), dtype=np.float64)
+        self.pub_js.publish(state8_to_joint_state(s, self.cfg.joint_names, self.cfg.finger_joint_names, stamp))
+        self.rates["joint_states"].tick()
+
+    def _publish_cameras(self) -> None:
+        t0 = time.perf_counter()
+        cams = self.u.render_cameras()
+        self.render_ms.add(time.perf_counter() - t0)
+        stamp = self.get_clock().now().to_msg()
+        img = cams["image"]
+        self.pub_img.publish(numpy_to_image(np.asarray(img, dtype=np.uint8), stamp, "scene_camera"))
+        fov = float(getattr(getattr(self.u, "world", None), "camera_fov", 60.0) or 60.0)
+        self.pub_info.publish(camera_info(img.shape[1], img.shape[0], fov, stamp, "scene_camera"))
+        if self.pub_wrist is not None and cams.get("wrist_image") is not None:
+            self.pub_wrist.publish(numpy_to_image(np.asarray(cams["wrist_image"], dtype=np.uint8), stamp, "wrist_camera"))
+        self.rates["camera"].tick()
+
+    # --------------------------------------------------------------------------------- diagnostics
+    def _publish_diagnostics(self) -> None:
+        err = getattr(self, "physics_error", "")
+        values = {
+            "task": self.p.task,
+            "seed": self.get_parameter("seed").value,
+            "instruction": self.instruction,
+            "is_success": self.success,
+            **{f"{k}_rate_hz": r.rate() for k, r in self.rates.items()},
+            "render_p50_ms": self.render_ms.summary()["p50_ms"],
+            **self.counts,
+        }
+        level = diag.ERROR if err else diag.OK
+        st = diag.status("jafm_robot: sim_node", level, err or "running", values)
+        self.pub_diag.publish(diag.array(self.get_clock().now().to_msg(), st))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3.0)
+        self.env.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_node(SimNode, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
