@@ -72,13 +72,19 @@ class IKSolver:
     Positions are in the world frame of a robot whose base sits at ``cfg.base_position``.
     """
 
-    def __init__(self, cfg: RobotConfig | None = None, urdf_path: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RobotConfig | None = None,
+        urdf_path: str | None = None,
+        base_position: tuple[float, float, float] | None = None,
+    ) -> None:
         self.cfg = cfg or load_robot_config("panda")
+        base = tuple(self.cfg.base_position if base_position is None else base_position)
         self.client = p.connect(p.DIRECT)
         p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.client)
         urdf = urdf_path or self.cfg.urdf
         self.body = p.loadURDF(
-            urdf, basePosition=self.cfg.base_position, useFixedBase=True, physicsClientId=self.client
+            urdf, basePosition=base, useFixedBase=True, physicsClientId=self.client
         )
         names = {}
         links = {}
@@ -172,10 +178,13 @@ class IKSolver:
         quat: np.ndarray,
         q_seed: np.ndarray | None = None,
         max_iters: int = 8,
+        tol: float = 2e-4,
     ) -> IKResult:
         """Joint positions reaching ``pos``/``quat`` within 1 mm / 0.01 rad, never outside the limits.
 
-        Returns the best solution found with its errors; the caller checks ``result.ok`` (an
+        Iterates until the position error is below ``tol`` (default 0.2 mm, so that a chain of
+        solutions along a path does not accumulate the 1 mm acceptance error). Returns the best
+        solution found with its errors; the caller checks ``result.ok`` (an
         unreachable target gives the closest reachable pose instead of an exception, so an expert
         can decide to hold or retreat).
         """
@@ -187,7 +196,7 @@ class IKSolver:
         q = np.asarray(self.cfg.home if q_seed is None else q_seed, dtype=np.float64)[:7].copy()
         q = np.clip(q, self.lower, self.upper)
         best = IKResult(q.copy(), *self._errors(q, pos, quat), 0)
-        if best.ok:
+        if best.pos_err < tol and best.orn_err < ORN_TOL:
             return best
         it = 0
         for it in range(1, max_iters + 1):
@@ -217,7 +226,7 @@ class IKSolver:
             pe, oe = self._errors(q_new, pos, quat)
             if pe + 0.1 * oe < best.pos_err + 0.1 * best.orn_err:
                 best = IKResult(q_new.copy(), pe, oe, it)
-                if best.ok:
+                if pe < tol and oe < ORN_TOL:
                     return best
             if np.max(np.abs(q_new - q)) < 1e-7:
                 break  # stalled (typically on a joint limit); refine with DLS below
@@ -228,6 +237,6 @@ class IKSolver:
             pe, oe = self._errors(q, pos, quat)
             if pe + 0.1 * oe < best.pos_err + 0.1 * best.orn_err:
                 best = IKResult(q.copy(), pe, oe, it + k + 1)
-                if best.ok:
+                if pe < tol and oe < ORN_TOL:
                     break
         return best

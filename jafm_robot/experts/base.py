@@ -1,0 +1,347 @@
+"""The scripted-expert machinery shared by every task: smooth Cartesian moves via iterated IK,
+friction grasps with a check-and-retry, placing, and a per-step action stream.
+
+An expert is a *script*: a Python generator that yields one action point (float32[8]) per env
+step. Writing each task as straight-line code (``yield from self.move_to(...)``) keeps the waypoint
+state machine readable, and because the generator runs lazily every segment reads the privileged
+simulator state at the moment it starts: a part that rolled, or a part riding a conveyor, is
+grasped where it *is*, not where it was at reset.
+
+Smoothness matters twice: the arm's motors can only follow ``velocity_limit * action_dt`` per
+step, and a policy trained on these demonstrations imitates their jerkiness. Cartesian moves
+therefore follow a minimum-jerk profile at a bounded speed, and every joint step is additionally
+capped at a fraction of the velocity limit (the gripper width too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pybullet as p
+
+from jafm_robot.experts.ik import IKSolver, top_down_quat, wrap_yaw_symmetric
+
+Action = np.ndarray
+Script = Iterator[np.ndarray]
+
+_SOLVERS: dict[tuple, IKSolver] = {}
+
+
+def _solver_for(robot: Any) -> IKSolver:
+    """One private IK client per (robot config, base position) per process: loading a URDF costs
+    milliseconds, and 200 episodes must not open 200 physics servers."""
+    # PyBullet reports the base's centre of mass; the URDF root frame is offset from it by the
+    # base link's inertial origin, which the IK copy must not count twice.
+    com, orn = p.getBasePositionAndOrientation(robot.body_id, physicsClientId=robot.client)
+    local = p.getDynamicsInfo(robot.body_id, -1, physicsClientId=robot.client)[3]
+    inv_pos, inv_orn = p.invertTransform(local, [0, 0, 0, 1])
+    base, _ = p.multiplyTransforms(com, orn, inv_pos, inv_orn)
+    key = (robot.cfg.name, robot.cfg.urdf, tuple(round(float(b), 6) for b in base))
+    s = _SOLVERS.get(key)
+    if s is None or s.client is None:
+        urdf = None
+        try:  # the work cell resolves URDFs against pybullet_data and sim/; use the same lookup
+            from jafm_robot.sim.assets import resolve_urdf
+
+            urdf = str(resolve_urdf(robot.cfg.urdf))
+        except Exception:
+            urdf = None
+        s = IKSolver(robot.cfg, urdf_path=urdf, base_position=tuple(float(b) for b in base))
+        _SOLVERS[key] = s
+    return s
+
+
+def part_yaw(quat: np.ndarray) -> float:
+    """Yaw (rad) of a part resting upright (rotation about world z)."""
+    return float(p.getEulerFromQuaternion(list(quat))[2])
+
+
+class Expert:
+    """Base class: subclasses implement :meth:`script` (a generator of action points).
+
+    ``reset()`` after ``env.reset()``; ``act(obs=None)`` returns the next float32[8] action point
+    (the expert reads privileged state, so ``obs`` is accepted and ignored). When the script is
+    exhausted the expert holds its last target. ``act`` also notices an env reset it was not told
+    about (the world object changes) and restarts itself.
+    """
+
+    #: Cartesian speed of free moves and of slow approach/lift moves (m/s)
+    speed = 0.35
+    slow_speed = 0.12
+    #: EE height above the table for carrying (clears bin walls and a stacked part)
+    carry_height = 0.16
+    #: height above a part's top from which the gripper descends vertically
+    approach_height = 0.08
+    #: fraction of the joint velocity limit one step may use
+    velocity_fraction = 0.8
+    max_grasp_attempts = 3
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.u = env.unwrapped
+        self.dt = float(getattr(self.u, "action_dt", 0.1))
+        self._world = None
+        self._gen: Script | None = None
+        self.q = np.zeros(7)
+        self.width = 0.08
+        self.steps = 0
+        self.phase = "idle"
+        self.attempts = 0
+
+    # -- public API ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Start the script from the arm's current state (call after ``env.reset``)."""
+        self.robot = self.u.robot
+        self.world = self.u.world
+        self.task = self.u.task
+        self._world = self.world
+        self.ik = _solver_for(self.robot)
+        self.cfg = self.robot.cfg
+        st = np.asarray(self.robot.state(), dtype=np.float64)
+        self.q = st[:7].copy()
+        self.width = float(st[7])
+        self.steps = 0
+        self.attempts = 0
+        self.phase = "start"
+        self.table_z = float(getattr(self.world, "table_height", 0.0))
+        self._max_dq = self.cfg.velocity_limit * self.dt * self.velocity_fraction
+        self._max_dw = self.cfg.gripper_velocity_limit * self.dt
+        self._gen = self.script()
+
+    def act(self, obs: Any = None) -> np.ndarray:
+        """The next action point, float32[8] (7 joint targets + gripper width)."""
+        if self._gen is None or self.u.world is not self._world:
+            self.reset()
+        assert self._gen is not None
+        try:
+            a = next(self._gen)
+        except StopIteration:
+            self.phase = "done"
+            a = self.action()
+        self.steps += 1
+        return np.asarray(a, dtype=np.float32)
+
+    __call__ = act
+
+    def script(self) -> Script:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------
+    def action(self) -> np.ndarray:
+        lo, hi = self.cfg.action_low, self.cfg.action_high
+        return np.clip(np.append(self.q, self.width), lo, hi).astype(np.float32)
+
+    def ee(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pose the *commanded* joints reach (the plan's own notion of where the hand is)."""
+        return self.ik.fk(self.q)
+
+    def pose(self, part: Any) -> tuple[np.ndarray, np.ndarray]:
+        pos, orn = p.getBasePositionAndOrientation(part.body_id, physicsClientId=self.u.client)
+        return np.asarray(pos), np.asarray(orn)
+
+    def grasp_yaw(self, part: Any) -> float:
+        """Gripper yaw closing across the part's narrowest horizontal side, chosen among the
+        symmetric equivalents to be closest to the hand's current yaw (keeps joint 7 in range and
+        the wrist from spinning)."""
+        _, orn = self.pose(part)
+        yaw = part_yaw(orn)
+        ref = float(np.clip(self.ee_yaw_unwrapped(), -1.6, 1.6))
+        if part.shape == "cylinder":
+            return ref
+        sx, sy = float(part.size[0]), float(part.size[1])
+        if abs(sx - sy) < 1e-4:
+            return wrap_yaw_symmetric(yaw, np.pi / 2, ref)
+        # fingers open along the hand's y axis, which is world y at gripper yaw 0
+        g = yaw + np.pi / 2 if sx < sy else yaw
+        return wrap_yaw_symmetric(g, np.pi, ref)
+
+    def ee_yaw_unwrapped(self) -> float:
+        _, quat = self.ee()
+        m = np.asarray(p.getMatrixFromQuaternion(list(quat))).reshape(3, 3)
+        return float(np.arctan2(m[1, 0], m[0, 0]))
+
+    def grasp_width(self, part: Any, yaw: float) -> float:
+        """Extent of the part along the finger axis at gripper yaw ``yaw``."""
+        if part.shape == "cylinder":
+            return float(part.size[0])
+        return float(min(part.size[0], part.size[1]))
+
+    # -- motion primitives (generators of action points) ---------------------------------------
+    def _step_to(self, q_target: np.ndarray, width: float | None = None) -> Script:
+        """Reach ``q_target`` (and ``width``) in as many steps as the rate caps need."""
+        q_target = np.clip(q_target, self.ik.lower, self.ik.upper)
+        w_target = self.width if width is None else float(np.clip(width, 0.0, self.cfg.gripper_width_limit[1]))
+        while True:
+            dq = q_target - self.q
+            n = max(1, int(np.ceil(np.max(np.abs(dq) / self._max_dq))))
+            self.q = self.q + dq / n
+            dw = w_target - self.width
+            self.width += float(np.clip(dw, -self._max_dw, self._max_dw))
+            yield self.action()
+            if n == 1:
+                break
+
+    def move_to(
+        self,
+        pos: np.ndarray | Callable[[], np.ndarray],
+        yaw: float,
+        speed: float | None = None,
+        width: float | None = None,
+    ) -> Script:
+        """Straight Cartesian line to ``pos`` (top-down gripper at ``yaw``) on a min-jerk profile.
+
+        ``pos`` may be a callable returning the *current* goal; the line then bends towards a
+        moving target each step (conveyor tracking).
+        """
+        speed = self.speed if speed is None else speed
+        start, _ = self.ee()
+        yaw0 = self.ee_yaw_unwrapped()
+        dyaw = float((yaw - yaw0 + np.pi) % (2 * np.pi) - np.pi)
+        goal = np.asarray(pos() if callable(pos) else pos, dtype=np.float64)
+        dist = float(np.linalg.norm(goal - start))
+        # min-jerk peak speed is 1.875x the mean: size the duration so the peak stays at `speed`
+        n = max(2, int(np.ceil(1.875 * dist / (speed * self.dt))), int(np.ceil(abs(dyaw) / 0.25)))
+        w0 = self.width
+        for k in range(1, n + 1):
+            s = k / n
+            s = s * s * s * (10 - 15 * s + 6 * s * s)
+            if callable(pos):
+                goal = np.asarray(pos(), dtype=np.float64)
+            target = start + (goal - start) * s
+            res = self.ik.solve(target, top_down_quat(yaw0 + dyaw * s), self.q)
+            w = None if width is None else w0 + (width - w0) * s
+            yield from self._step_to(res.q, w)
+
+    def gripper(self, width: float, settle_steps: int = 2) -> Script:
+        """Move the fingers to ``width`` at the gripper's rate limit, then hold ``settle_steps``."""
+        while abs(self.width - width) > 1e-6:
+            self.width += float(np.clip(width - self.width, -self._max_dw, self._max_dw))
+            yield self.action()
+        for _ in range(settle_steps):
+            yield self.action()
+
+    def hold(self, steps: int) -> Script:
+        for _ in range(steps):
+            yield self.action()
+
+    # -- grasp checks -------------------------------------------------------------------------
+    def finger_contacts(self, part: Any) -> int:
+        """How many fingers touch the part (0..2)."""
+        n = 0
+        for j in self.robot.finger_indices:
+            if p.getContactPoints(
+                bodyA=self.robot.body_id, bodyB=part.body_id, linkIndexA=j, physicsClientId=self.u.client
+            ):
+                n += 1
+        return n
+
+    def holding(self, part: Any) -> bool:
+        """Both fingers touch the part and it is off the table, near the hand."""
+        pos, _ = self.pose(part)
+        ee, _ = self.robot.ee_pose()
+        near = np.linalg.norm(pos[:2] - ee[:2]) < 0.04 and abs(pos[2] - ee[2]) < 0.05
+        return self.finger_contacts(part) == 2 and near
+
+    # -- composite skills ---------------------------------------------------------------------
+    def pick(self, part: Any, lead: Callable[[float], np.ndarray] | None = None) -> Script:
+        """Grasp ``part`` by friction and lift it to carry height; retries a missed grasp.
+
+        ``lead(t)`` (optional) returns where the part will be ``t`` seconds from now; the
+        conveyor expert passes its belt prediction so the hand meets the part instead of chasing
+        it. On return ``self.grasped`` tells whether the part is in the hand.
+        """
+        self.grasped = False
+        for _attempt in range(self.max_grasp_attempts):
+            self.attempts += 1
+            self.phase = "approach"
+
+            def where(t: float = 0.0) -> np.ndarray:
+                return lead(t) if lead is not None else self.pose(part)[0]
+
+            yaw = self.grasp_yaw(part)
+            open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, yaw) + 0.035)
+            top = float(where()[2]) + float(part.half_height)
+
+            def above(top: float = top) -> np.ndarray:
+                c = where(self.dt * 2)
+                return np.array([c[0], c[1], max(top + self.approach_height, self.table_z + 0.08)])
+
+            # lift first if we are low (never drag across the table), then fly over the part
+            ee, _ = self.ee()
+            if ee[2] < self.table_z + self.carry_height - 0.03:
+                yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
+            yield from self.move_to(above, yaw, width=open_w)
+            yield from self.gripper(open_w, settle_steps=0)
+            self.phase = "descend"
+
+            def grasp_point() -> np.ndarray:
+                c = where(self.dt * 2)
+                z = max(float(c[2]), self.table_z + 0.015)
+                return np.array([c[0], c[1], z])
+
+            yield from self.move_to(grasp_point, yaw, speed=self.slow_speed)
+            if lead is not None:  # keep pace with the belt while the fingers close
+                self.phase = "close"
+                closing = self._close_tracking(grasp_point, yaw)
+                yield from closing
+            else:
+                self.phase = "close"
+                yield from self.gripper(0.0, settle_steps=2)
+            self.phase = "lift"
+            ee, _ = self.ee()
+            yield from self.move_to(ee + np.array([0, 0, 0.05]), yaw, speed=self.slow_speed)
+            if self.holding(part):
+                ee, _ = self.ee()
+                yield from self.move_to(
+                    np.array([ee[0], ee[1], self.table_z + self.carry_height]), yaw, speed=self.speed
+                )
+                if self.holding(part):
+                    self.grasped = True
+                    return
+            # missed: open, back off upwards, and try again from the part's new pose
+            self.phase = "retry"
+            yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=1)
+            ee, _ = self.ee()
+            yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), yaw)
+
+    def _close_tracking(self, target: Callable[[], np.ndarray], yaw: float) -> Script:
+        while self.width > 1e-6:
+            self.width = max(0.0, self.width - self._max_dw)
+            res = self.ik.solve(target(), top_down_quat(yaw), self.q)
+            yield from self._step_to(res.q)
+        for _ in range(2):
+            res = self.ik.solve(target(), top_down_quat(yaw), self.q)
+            yield from self._step_to(res.q)
+
+    def place(self, part: Any, xy: np.ndarray, surface_z: float, release_clearance: float = 0.01) -> Script:
+        """Carry the held part over ``xy``, lower it until its bottom is ``release_clearance``
+        above ``surface_z``, open, and retreat upwards."""
+        self.phase = "carry"
+        yaw = self.ee_yaw_unwrapped()
+        pos, _ = self.pose(part)
+        ee, _ = self.robot.ee_pose()
+        # the part may sit a little off-centre in the hand: aim the part, not the hand
+        offset = pos - ee
+        offset[2] = 0.0 if np.linalg.norm(offset[:2]) > 0.03 else offset[2]
+        carry_z = max(self.table_z + self.carry_height, surface_z + 2 * part.half_height + 0.08)
+        goal_xy = np.asarray(xy[:2], dtype=np.float64) - offset[:2]
+        yield from self.move_to(np.array([goal_xy[0], goal_xy[1], carry_z]), yaw)
+        self.phase = "lower"
+        bottom_to_ee = float(part.half_height) - float(offset[2])
+        z = surface_z + release_clearance + bottom_to_ee
+        yield from self.move_to(np.array([goal_xy[0], goal_xy[1], z]), yaw, speed=self.slow_speed)
+        self.phase = "release"
+        # The commanded width is 0 (squeezing); start opening from the fingers' actual width so the
+        # first steps already release instead of unwinding the squeeze.
+        self.width = float(self.robot.state()[7])
+        yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=0)
+        self.phase = "retreat"
+        ee, _ = self.ee()
+        yield from self.move_to(np.array([ee[0], ee[1], carry_z]), yaw, speed=self.speed)
+
+    def place_in_bin(self, part: Any, bin_: Any) -> Script:
+        """Lower the held part into the bin's centre and let go a little above its floor."""
+        floor = float(bin_.position[2]) - float(bin_.half_extents[2])
+        yield from self.place(part, np.asarray(bin_.position[:2]), floor, release_clearance=0.015)
