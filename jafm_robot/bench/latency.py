@@ -1,0 +1,152 @@
+"""``jafm-robot bench latency``: batch-1 policy latency, ONNX Runtime (subject) vs torch eager (baseline).
+
+Both run the same weights on the same observation in the same process, one after the other, with
+the same thread count, and the report gives p50/p99 of each and ``speedup_p50`` = torch / ORT.
+The ORT side goes through the runtime's ``PolicyEngine.infer`` (what the control loop calls, input
+checks included); the torch side is ``VLAPolicy.forward`` under ``inference_mode`` on tensors made
+from the same NumPy observation.
+
+``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file together
+with ``--checkpoint`` for its torch twin; with neither, ``--config SIZE`` benches a freshly
+initialised network of that size (latency does not depend on the weights' values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HELP = "policy latency at batch 1: ONNX Runtime (CPU, optional CUDA/TensorRT) vs torch eager, p50/p99 + speedup"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", default=None, help=".pt checkpoint, or .onnx (then --checkpoint gives the torch twin)")
+    p.add_argument("--checkpoint", default=None, help="torch checkpoint matching an .onnx --policy")
+    p.add_argument("--config", default="small", help="size to bench when no --policy is given")
+    p.add_argument("--providers", default="cpu", help="comma list of cpu, cuda, tensorrt (unavailable ones are reported, not run)")
+    p.add_argument("--iters", type=int, default=300)
+    p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: physical cores)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--card", action="store_true", help="store the result in the ONNX policy's model card")
+
+
+def _pct(samples: list[float]) -> dict[str, float]:
+    a = np.asarray(samples) * 1e3
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "n": len(a)}
+
+
+def _time(fn, iters: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def bench(policy: str | None, checkpoint: str | None, config: str, providers: list[str], iters: int, warmup: int,
+          threads: int | None) -> dict[str, Any]:
+    import onnxruntime as ort
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.runtime.engine import PolicyEngine, physical_cores
+    from jafm_robot.training.checkpoint import policy_from_checkpoint, save_checkpoint
+    from jafm_robot.training.export import example_inputs, export_onnx
+    from jafm_robot.training.trainer import policy_stats
+
+    tmpdir = tempfile.TemporaryDirectory(prefix="jafm_latency_")
+    try:
+        if policy is None:
+            model = VLAPolicy(get_config(config)).eval()
+            ckpt_path = Path(tmpdir.name) / "random.pt"
+            save_checkpoint(ckpt_path, {"step": 0, "model": model.state_dict(), "vla_config": model.cfg.to_dict(),
+                                        "stats": policy_stats(model), "dataset": {}})
+            onnx_path = Path(tmpdir.name) / "random.onnx"
+            export_onnx(ckpt_path, onnx_path)
+            verify = False
+        elif policy.endswith(".pt"):
+            ckpt_path = Path(policy)
+            onnx_path = Path(tmpdir.name) / (Path(policy).stem + ".onnx")
+            export_onnx(ckpt_path, onnx_path)
+            verify = False
+        elif policy.endswith(".onnx"):
+            if checkpoint is None:
+                raise ValueError("an .onnx --policy needs --checkpoint (its torch twin) for the torch baseline")
+            ckpt_path, onnx_path, verify = Path(checkpoint), Path(policy), True
+        else:
+            raise ValueError(f"--policy must be .pt or .onnx, got {policy}")
+        model, _ = policy_from_checkpoint(ckpt_path)
+        n_threads = int(threads or physical_cores())
+        torch.set_num_threads(n_threads)
+        feeds = example_inputs(model, batch=1)
+        obs = {k: v[0] for k, v in feeds.items()}
+        results: dict[str, Any] = {}
+
+        def torch_call() -> np.ndarray:
+            with torch.inference_mode():
+                images = {c: torch.from_numpy(obs[c][None]) for c in model.cfg.cameras}
+                return model(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+
+        results["torch_eager_cpu"] = _pct(_time(torch_call, iters, warmup))
+        available = ort.get_available_providers()
+        skipped = {}
+        want_map = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+        ref = torch_call()[0]
+        for prov in providers:
+            if prov not in want_map:
+                raise ValueError(f"unknown provider {prov!r}; choose from cpu, cuda, tensorrt")
+            if want_map[prov] not in available:
+                skipped[prov] = f"{want_map[prov]} not available in this onnxruntime build ({', '.join(available)})"
+                continue
+            eng = PolicyEngine(onnx_path, provider=prov, verify=verify, intra_op_threads=n_threads)
+            diff = float(np.max(np.abs(eng.infer(obs) - ref)))
+            results[f"onnxruntime_{prov}"] = {**_pct(_time(lambda e=eng: e.infer(obs), iters, warmup)),
+                                             "provider": eng.provider, "max_abs_diff_vs_torch": diff}
+        out = {
+            "policy": policy or f"random {config}",
+            "parameters": model.num_parameters(),
+            "size": model.cfg.name,
+            "cameras": list(model.cfg.cameras),
+            "image_size": model.cfg.image_size,
+            "threads": n_threads,
+            "batch": 1,
+            "results": results,
+            "skipped": skipped,
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+        }
+        if "onnxruntime_cpu" in results:
+            out["speedup_p50"] = results["torch_eager_cpu"]["p50_ms"] / results["onnxruntime_cpu"]["p50_ms"]
+            out["speedup_p99"] = results["torch_eager_cpu"]["p99_ms"] / results["onnxruntime_cpu"]["p99_ms"]
+        return out
+    finally:
+        tmpdir.cleanup()
+
+
+def run(args: argparse.Namespace) -> int:
+    from jafm_robot.cli.common import write_json
+
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads)
+    for name, r in res["results"].items():
+        print(f"{name:22s} p50 {r['p50_ms']:7.3f} ms  p99 {r['p99_ms']:7.3f} ms")
+    for name, why in res["skipped"].items():
+        print(f"{name:22s} skipped: {why}")
+    if "speedup_p50" in res:
+        print(f"speedup (torch eager / ORT CPU): p50 {res['speedup_p50']:.2f}x, p99 {res['speedup_p99']:.2f}x")
+    write_json(args.json, res)
+    if args.card and args.policy and args.policy.endswith(".onnx"):
+        from jafm_robot.training.export import update_card
+
+        update_card(args.policy, "latency", {k: res[k] for k in ("results", "speedup_p50", "threads") if k in res})
+    return 0

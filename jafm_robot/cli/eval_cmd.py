@@ -1,0 +1,43 @@
+"""``jafm-robot eval``: closed-loop success rate (95% Wilson CI) of a .pt or .onnx policy."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "evaluate a policy (.pt or .onnx) in the env: success rate with 95% CI, chunks executed as the runtime does"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", required=True, help="RUN/checkpoints/last.pt or models/NAME.onnx")
+    p.add_argument("--task", required=True)
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--seed", type=int, default=10_000, help="first seed (keep clear of the training seeds)")
+    p.add_argument("--lang", default="en", choices=["en", "ja"])
+    p.add_argument("--replan-every", type=int, default=None, help="action points between inferences (default chunk_len//2)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--video", default=None, help="MP4 of the first episodes (scene | wrist)")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--no-verify", action="store_true", help="ONNX without a model card (skips the sha256 check)")
+    p.add_argument("--card", action="store_true", help="store the result in the ONNX file's model card")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jafm_robot.cli.common import check_task, write_json
+    from jafm_robot.policies.inference import load_policy
+    from jafm_robot.training.evaluate import evaluate
+
+    check_task(args.task)
+    policy = load_policy(args.policy, verify=not args.no_verify)
+    res = evaluate(policy, args.task, args.episodes, args.seed, args.lang, args.replan_every, args.video,
+                   max_steps=args.max_steps)
+    res["policy"] = str(args.policy)
+    lo, hi = res["ci95"]
+    print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "
+          f"(95% CI {lo:.0%}-{hi:.0%}), {policy.kind} inference p50 {res['inference_ms']['p50']:.2f} ms")
+    write_json(args.json, res)
+    if args.card and str(args.policy).endswith(".onnx"):
+        from jafm_robot.training.export import update_card
+
+        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seeds", "replan_every")}
+        update_card(args.policy, "success", summary, key=f"{args.task}/{args.lang}")
+    return 0

@@ -1,0 +1,41 @@
+"""``jafm-robot record``: scripted-expert demonstrations -> LeRobot v3.0 dataset (append-safe)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "record expert demonstrations as a LeRobotDataset v3.0 (episode-by-episode, re-run appends)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="Reach, PickPlace, ConveyorPick, Stack or Sort")
+    p.add_argument("--episodes", type=int, required=True, help="successful episodes to add")
+    p.add_argument("--out", required=True, help="dataset folder (created, or appended to)")
+    p.add_argument("--lang", default="en", help="en, ja or en,ja (episodes alternate)")
+    p.add_argument("--seed", type=int, default=0, help="first env seed (seeds already in the dataset are skipped)")
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
+    p.add_argument("--json", default=None, help="write a summary JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jafm_robot.cli.common import check_task, parse_languages, progress, write_json
+    from jafm_robot.datasets.recording import record
+
+    check_task(args.task)
+    langs = parse_languages(args.lang)
+    bar = progress(total=args.episodes, desc=f"record {args.task}")
+    last = [0]
+
+    def tick(res) -> None:
+        bar.update(res.written - last[0])
+        last[0] = res.written
+        bar.set_postfix(attempts=res.attempted, frames=res.total_frames)
+
+    res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
+                 keep_failures=args.keep_failures, on_episode=tick)
+    bar.close()
+    print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "
+          f"dataset now {res.total_episodes} episodes / {res.total_frames} frames")
+    write_json(args.json, res.__dict__)
+    return 0 if res.written == args.episodes else 1

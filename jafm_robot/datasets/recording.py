@@ -1,0 +1,123 @@
+"""Record scripted-expert demonstrations into a LeRobot v3.0 dataset, one committed episode at a time.
+
+Frame t of an episode pairs the observation at step t (both cameras, state) with the expert's action
+point for that step (the absolute target the arm should reach by t + action_dt); the final
+observation after the last action has no action and is not stored. Episodes where the expert fails
+are left out by default: cloning a failure teaches failure.
+
+Seeds: attempt i of a run uses ``seed + i``, skipping seeds already in the dataset, so re-running
+the same command on the same folder appends *new* demonstrations instead of duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.contract import DEFAULT_ACTION_DT
+from jafm_robot.datasets.lerobot_v3 import CAMERAS, Episode, LeRobotV3Writer
+
+
+def make_env(task: str, image_size: int, **kwargs: Any):
+    """The gymnasium env of ``task`` (registered by importing jafm_robot.envs)."""
+    import gymnasium as gym
+
+    import jafm_robot.envs  # noqa: F401  (registers the env ids)
+
+    return gym.make(f"jafm_robot/{task}-v0", image_size=image_size, **kwargs)
+
+
+def env_action_dt(env) -> float:
+    return float(getattr(env.unwrapped, "action_dt", DEFAULT_ACTION_DT))
+
+
+def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | None = None) -> tuple[Episode, dict]:
+    """One expert episode as an :class:`Episode` (not yet written) and the final info dict."""
+    obs, info = env.reset(seed=seed, options={"language": language})
+    expert.reset()
+    frames: dict[str, list[np.ndarray]] = {c: [] for c in CAMERAS}
+    states, actions = [], []
+    limit = max_steps or getattr(env.spec, "max_episode_steps", None) or 10_000
+    for _ in range(limit):
+        action = np.asarray(expert.act(), dtype=np.float32)
+        for c in CAMERAS:
+            frames[c].append(np.asarray(obs[c], dtype=np.uint8))
+        states.append(np.asarray(obs["state"], dtype=np.float32))
+        actions.append(action)
+        obs, _r, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    ep = Episode(
+        images={c: np.stack(v) for c, v in frames.items()},
+        state=np.stack(states),
+        action=np.stack(actions),
+        task=str(info.get("instruction_text", "")),
+        language=str(info.get("language", language)),
+        seed=int(seed),
+        success=bool(info.get("is_success", False)),
+    )
+    return ep, info
+
+
+@dataclass
+class RecordResult:
+    root: str
+    attempted: int = 0
+    written: int = 0
+    failed_seeds: list[int] = field(default_factory=list)
+    total_episodes: int = 0
+    total_frames: int = 0
+    per_language: dict[str, int] = field(default_factory=dict)
+
+
+def record(
+    task: str,
+    episodes: int,
+    out: str | Path,
+    languages: list[str],
+    seed: int = 0,
+    image_size: int = 128,
+    keep_failures: bool = False,
+    max_attempts_factor: int = 3,
+    on_episode: Callable[[RecordResult], None] | None = None,
+) -> RecordResult:
+    """Record ``episodes`` successful expert episodes (languages alternate) into ``out``."""
+    from jafm_robot.experts import make_expert
+
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    env = make_env(task, image_size)
+    try:
+        fps = round(1.0 / env_action_dt(env))
+        robot = getattr(env.unwrapped, "robot_config", None)
+        joint_names = tuple(getattr(robot, "joint_names", ())) or tuple(f"panda_joint{i}" for i in range(1, 8))
+        writer = LeRobotV3Writer(out, fps=fps, image_size=image_size, robot=getattr(robot, "name", "panda"),
+                                 joint_names=joint_names)
+        used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
+        expert = make_expert(env)
+        res = RecordResult(root=str(out))
+        s = seed
+        while res.written < episodes and res.attempted < episodes * max_attempts_factor:
+            while s in used:
+                s += 1
+            lang = languages[(res.attempted) % len(languages)]
+            ep, _info = run_expert_episode(env, expert, s, lang)
+            ep.env_task = task
+            used.add(s)
+            res.attempted += 1
+            if ep.success or keep_failures:
+                writer.add_episode(ep)
+                res.written += 1
+                res.per_language[ep.language] = res.per_language.get(ep.language, 0) + 1
+            else:
+                res.failed_seeds.append(s)
+            res.total_episodes, res.total_frames = writer.num_episodes, int(writer.info["total_frames"])
+            if on_episode is not None:
+                on_episode(res)
+        return res
+    finally:
+        env.close()

@@ -1,0 +1,131 @@
+"""One interface over a policy file, whichever form it takes: a torch checkpoint (``.pt``) or an
+ONNX file (``.onnx``, run by the runtime's ``PolicyEngine``), plus the chunk executor ``eval`` uses.
+
+``eval`` measures exactly what will be deployed: the ONNX path goes through the same engine the
+real-time runtime uses (sha256 + metadata checks included), and chunks are executed the way the
+control loop executes them (re-plan every K action points, crossfade via ``ChunkBlender``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.contract import ACTION_DIM
+from jafm_robot.policies.vla.processor_vla import batch_observation
+from jafm_robot.runtime.metadata import PolicyMetadata
+
+
+class LoadedPolicy:
+    """``predict(obs) -> float32[chunk_len, 8]`` absolute targets, plus the policy's metadata."""
+
+    kind: str
+    meta: PolicyMetadata
+
+    @property
+    def chunk_len(self) -> int:
+        return int(self.meta.chunk_len)
+
+    @property
+    def action_dt(self) -> float:
+        return float(self.meta.action_dt)
+
+    def predict(self, obs: dict[str, Any]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class TorchPolicy(LoadedPolicy):
+    kind = "torch"
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        import torch
+
+        from jafm_robot.training.checkpoint import policy_from_checkpoint
+        from jafm_robot.training.export import build_metadata
+
+        self.model, ckpt = policy_from_checkpoint(path, map_location=device)
+        self.model.to(device)
+        self.device = device
+        self.meta = build_metadata(ckpt, self.model)
+        self._torch = torch
+
+    def predict(self, obs: dict[str, Any]) -> np.ndarray:
+        torch = self._torch
+        feeds = batch_observation(obs, self.meta.cameras, self.meta.image_size)
+        with torch.inference_mode():
+            images = {c: torch.from_numpy(feeds[c]).to(self.device) for c in self.meta.cameras}
+            out = self.model(images, torch.from_numpy(feeds["state"]).to(self.device),
+                             torch.from_numpy(feeds["instruction"]).to(self.device))
+        return out[0].cpu().numpy().astype(np.float32)
+
+
+class OnnxPolicy(LoadedPolicy):
+    kind = "onnx"
+
+    def __init__(self, path: str | Path, verify: bool = True, provider: str = "cpu") -> None:
+        from jafm_robot.runtime.engine import PolicyEngine
+
+        self.engine = PolicyEngine(path, provider=provider, verify=verify)
+        self.meta = self.engine.metadata
+
+    def predict(self, obs: dict[str, Any]) -> np.ndarray:
+        return np.asarray(self.engine.infer(obs), dtype=np.float32).reshape(self.chunk_len, ACTION_DIM)
+
+
+def load_policy(path: str | Path, *, device: str = "cpu", verify: bool = True) -> LoadedPolicy:
+    """``.pt`` -> :class:`TorchPolicy`, ``.onnx`` -> :class:`OnnxPolicy`; anything else is a clear error."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"policy file not found: {p}")
+    if p.suffix == ".pt":
+        return TorchPolicy(p, device=device)
+    if p.suffix == ".onnx":
+        return OnnxPolicy(p, verify=verify)
+    raise ValueError(f"policy must be a .pt checkpoint or an .onnx file, got {p.name}")
+
+
+class ChunkExecutor:
+    """Turns chunks predicted every ``replan_every`` steps into one action point per env step.
+
+    Uses the runtime's :class:`ChunkBlender` (the real-time loop's blending) sampled at
+    ``action_dt``: a chunk predicted from the observation at time t has its point i due at
+    t + (i+1)*dt, and a new chunk is crossfaded in over ``blend_time``. When a plan runs out before
+    the next re-plan (replan_every > chunk_len) the last point is held.
+    """
+
+    def __init__(self, policy: LoadedPolicy, replan_every: int | None = None, blend_time: float | None = None) -> None:
+        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
+
+        self.policy = policy
+        self.k = int(replan_every or max(1, policy.chunk_len // 2))
+        if self.k < 1:
+            raise ValueError(f"--replan-every must be >= 1, got {self.k}")
+        self.dt = policy.action_dt
+        self._Chunk = ActionChunk
+        self.blender = ChunkBlender(blend_time=self.dt if blend_time is None else blend_time)
+        self.step_i = 0
+        self.n_infer = 0
+        self._q = None
+
+    def reset(self, state: np.ndarray) -> None:
+        self.step_i = 0
+        self._q = np.asarray(state, np.float64)
+        self.blender.reset(self._q)
+
+    def act(self, obs: dict[str, Any]) -> np.ndarray:
+        if self._q is None:
+            self.reset(obs["state"])
+        t = self.step_i * self.dt
+        if self.step_i % self.k == 0:
+            chunk = self.policy.predict(obs)
+            self.n_infer += 1
+            ref = self.blender.sample(t)
+            q_now, v_now = (ref if ref is not None else (self._q, np.zeros(ACTION_DIM)))
+            self.blender.add(self._Chunk(stamp=t, dt=self.dt, points=chunk), t, q_now, v_now)
+        ref = self.blender.sample(t + self.dt)
+        self.step_i += 1
+        action = np.asarray(ref[0], dtype=np.float32)
+        self._q = action.astype(np.float64)
+        return action

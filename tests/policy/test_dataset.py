@@ -1,0 +1,165 @@
+"""LeRobot v3.0 writer/reader: layout and schema, video fidelity, append, crash safety, corruption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from jafm_robot.datasets.lerobot_v3 import DatasetError, LeRobotV3Dataset, LeRobotV3Writer
+from jafm_robot.datasets.video import encode_video
+
+from .conftest import IMG, synthetic_episode, write_synthetic
+
+
+def test_layout_and_schema(synthetic_dataset):
+    root = synthetic_dataset
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v3.0"
+    assert info["fps"] == 10
+    assert info["total_episodes"] == 3 and info["total_frames"] == 12 + 13 + 14
+    assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+    assert info["video_path"] == "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+    assert info["chunks_size"] == 1000
+    f = info["features"]
+    for cam in ("image", "wrist_image"):
+        v = f[f"observation.images.{cam}"]
+        assert v["dtype"] == "video" and v["shape"] == [IMG, IMG, 3] and v["names"] == ["height", "width", "channels"]
+        assert v["info"]["video.fps"] == 10
+        assert (root / f"videos/observation.images.{cam}/chunk-000/file-000.mp4").is_file()
+    assert f["observation.state"]["dtype"] == "float32" and f["observation.state"]["shape"] == [8]
+    assert f["action"]["names"][-1] == "gripper_width" and len(f["action"]["names"]) == 8
+    for k in ("timestamp", "frame_index", "episode_index", "index", "task_index"):
+        assert k in f
+
+    data = pq.read_table(root / "data/chunk-000/file-000.parquet").to_pandas()
+    assert list(data["index"]) == list(range(39))
+    assert list(data["frame_index"][:12]) == list(range(12))
+    assert data["timestamp"].iloc[1] == pytest.approx(0.1)
+    assert len(data["observation.state"].iloc[0]) == 8
+
+    eps = pd.read_parquet(root / "meta/episodes/chunk-000/file-000.parquet")
+    for col in ("episode_index", "tasks", "length", "data/chunk_index", "data/file_index", "dataset_from_index",
+                "dataset_to_index", "videos/observation.images.image/from_timestamp", "meta/episodes/chunk_index",
+                "stats/action/mean", "language"):
+        assert col in eps.columns, col
+    assert list(eps["dataset_to_index"]) == [12, 25, 39]
+    assert list(eps["language"]) == ["en", "ja", "en"]
+
+    tasks = pd.read_parquet(root / "meta/tasks.parquet")
+    assert tasks.index.name == "task" and list(tasks["task_index"]) == [0, 1]
+    assert "赤いキューブを箱に入れて" in tasks.index
+
+    stats = json.loads((root / "meta/stats.json").read_text())
+    assert np.asarray(stats["observation.images.image"]["mean"]).shape == (3, 1, 1)
+    assert stats["action"]["count"] == [39]
+    ds = LeRobotV3Dataset(root)
+    np.testing.assert_allclose(stats["observation.state"]["mean"], ds.state.mean(0), atol=1e-5)
+    np.testing.assert_allclose(stats["observation.state"]["std"], ds.state.std(0), atol=1e-5)
+
+
+def test_decoded_frames_match_recorded(synthetic_dataset):
+    ds = LeRobotV3Dataset(synthetic_dataset)
+    for ep in range(ds.num_episodes):
+        want = synthetic_episode(ep, 12 + ep, "en" if ep % 2 == 0 else "ja")
+        for cam in ("image", "wrist_image"):
+            got = ds.episode_images(ep, cam)
+            assert got.shape == want.images[cam].shape
+            err = np.abs(got.astype(int) - want.images[cam].astype(int))
+            assert err.mean() < 3.0, (ep, cam, err.mean())
+        np.testing.assert_array_equal(ds.state[slice(*ds.episode_bounds(ep))], want.state)
+    assert ds.task_text(0) == "pick up the red cube and put it in the bin"
+    assert ds.task_text(13) == "赤いキューブを箱に入れて"
+
+
+def test_append_continues_indices(tmp_path):
+    root = tmp_path / "ds"
+    write_synthetic(root, 2)
+    w = LeRobotV3Writer(root, fps=10, image_size=IMG)
+    assert w.num_episodes == 2
+    assert w.add_episode(synthetic_episode(7, 9, "ja")) == 2
+    ds = LeRobotV3Dataset(root)
+    assert ds.num_episodes == 3 and len(ds) == 12 + 13 + 9
+    assert ds.episode_bounds(2) == (25, 34)
+    assert set(ds.episode_index[25:]) == {2}
+    assert (root / "videos/observation.images.image/chunk-000/file-002.mp4").is_file()
+    with pytest.raises(DatasetError, match="cannot append"):
+        LeRobotV3Writer(root, fps=10, image_size=64)
+
+
+def test_killed_recording_loses_only_the_episode_in_progress(tmp_path):
+    root = tmp_path / "ds"
+    write_synthetic(root, 2)
+    committed_info = (root / "meta/info.json").read_bytes()
+    # The third episode gets as far as its data, videos, episodes row and stats ... and the process
+    # dies before the commit (info.json). Reproduce exactly that on-disk state:
+    LeRobotV3Writer(root, fps=10, image_size=IMG).add_episode(synthetic_episode(2, 14))
+    (root / "meta/info.json").write_bytes(committed_info)
+    (root / "data/chunk-000/file-000.parquet.tmp").write_bytes(b"half a file")
+    assert pq.read_table(root / "data/chunk-000/file-000.parquet").num_rows == 39  # the orphan rows are there
+
+    ds = LeRobotV3Dataset(root)  # readers see the committed episodes only
+    assert ds.num_episodes == 2 and len(ds) == 25
+    w = LeRobotV3Writer(root, fps=10, image_size=IMG)  # the next recording rolls back and appends
+    assert pq.read_table(root / "data/chunk-000/file-000.parquet").num_rows == 25
+    assert not list(root.rglob("*.tmp"))
+    w.add_episode(synthetic_episode(5, 10))
+    ds = LeRobotV3Dataset(root)
+    assert ds.num_episodes == 3 and len(ds) == 35
+    assert list(ds.frame_index[25:]) == list(range(10))
+    np.testing.assert_array_equal(ds.state[25:], synthetic_episode(5, 10).state)
+
+
+def test_corrupt_datasets_give_clear_errors(tmp_path, synthetic_dataset):
+    with pytest.raises(DatasetError, match="does not exist"):
+        LeRobotV3Dataset(tmp_path / "nope")
+
+    root = tmp_path / "a"
+    shutil.copytree(synthetic_dataset, root)
+    (root / "meta/info.json").unlink()
+    with pytest.raises(DatasetError, match=r"info\.json is missing"):
+        LeRobotV3Dataset(root)
+
+    root = tmp_path / "b"
+    shutil.copytree(synthetic_dataset, root)
+    p = root / "data/chunk-000/file-000.parquet"
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(DatasetError, match=r"data/chunk-000/file-000\.parquet is corrupt or truncated"):
+        LeRobotV3Dataset(root)
+
+    root = tmp_path / "c"
+    shutil.copytree(synthetic_dataset, root)
+    video = root / "videos/observation.images.wrist_image/chunk-000/file-001.mp4"
+    encode_video(video, synthetic_episode(1, 5).images["wrist_image"], fps=10)  # shorter than the data
+    ds = LeRobotV3Dataset(root)
+    with pytest.raises(DatasetError, match=r"wrist_image/chunk-000/file-001\.mp4 holds 5 frames .*\(truncated"):
+        ds.images("wrist_image")
+
+    root = tmp_path / "d"
+    shutil.copytree(synthetic_dataset, root)
+    (root / "videos/observation.images.image/chunk-000/file-000.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(DatasetError, match=r"image/chunk-000/file-000\.mp4"):
+        LeRobotV3Dataset(root).episode_images(0, "image")
+
+    root = tmp_path / "e"
+    shutil.copytree(synthetic_dataset, root)
+    (root / "meta/info.json").write_text("{ not json")
+    with pytest.raises(DatasetError, match="not valid JSON"):
+        LeRobotV3Dataset(root)
+
+
+def test_bad_episodes_are_refused(tmp_path):
+    w = LeRobotV3Writer(tmp_path / "ds", fps=10, image_size=IMG)
+    ep = synthetic_episode(0, 5)
+    ep.state[2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        w.add_episode(ep)
+    ep = synthetic_episode(0, 5)
+    ep.images["image"] = ep.images["image"][:, :32]
+    with pytest.raises(ValueError, match="camera 'image'"):
+        w.add_episode(ep)
+    assert w.num_episodes == 0 and not (tmp_path / "ds/meta/info.json").exists()
