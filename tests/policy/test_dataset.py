@@ -88,7 +88,7 @@ def test_append_continues_indices(tmp_path):
     assert set(ds.episode_index[25:]) == {2}
     assert (root / "videos/observation.images.image/chunk-000/file-002.mp4").is_file()
     with pytest.raises(DatasetError, match="cannot append"):
-        LeRobotV3Writer(root, fps=10, image_size=64)
+        LeRobotV3Writer(root, fps=10, image_size=32)
 
 
 def test_killed_recording_loses_only_the_episode_in_progress(tmp_path):
