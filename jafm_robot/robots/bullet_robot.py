@@ -89,6 +89,17 @@ class BulletRobot:
                 if link in (0, 2, 4, 6) or link == links.get("panda_hand", -9):
                     color = _WHITE
                 p.changeVisualShape(self.body_id, link, rgbaColor=color, physicsClientId=client)
+        self.finger_coupling: int | None = None
+        if len(self.finger_indices) == 2:
+            # The real gripper drives both fingers through one mechanism; without this coupling two
+            # independent position motors let a grasped part wander sideways between the fingers.
+            self.finger_coupling = p.createConstraint(
+                self.body_id, self.finger_indices[0], self.body_id, self.finger_indices[1],
+                jointType=p.JOINT_GEAR, jointAxis=[1, 0, 0], parentFramePosition=[0, 0, 0],
+                childFramePosition=[0, 0, 0], physicsClientId=client,
+            )
+            p.changeConstraint(self.finger_coupling, gearRatio=-1, erp=0.1, maxForce=100,
+                               physicsClientId=client)
         self.reset_joints(cfg.home8)
 
     # -- state -------------------------------------------------------------------------------

@@ -48,9 +48,13 @@ class Bin:
     half_extents: np.ndarray  # [3]
     body_id: int
 
+    pile_height: float = 0.05  # parts resting on parts already in the bin still count as inside
+
     def contains(self, xyz: np.ndarray, margin: float = 0.0) -> bool:
+        """Centre over the inner footprint and below the rim (plus ``pile_height``)."""
         d = np.abs(np.asarray(xyz[:2]) - self.position[:2])
-        return bool(np.all(d <= self.half_extents[:2] - margin) and xyz[2] <= self.position[2] + self.half_extents[2])
+        top = self.position[2] + self.half_extents[2] + self.pile_height
+        return bool(np.all(d <= self.half_extents[:2] - margin) and xyz[2] <= top)
 
 
 @dataclass
