@@ -43,11 +43,11 @@ class SimNodeParams:
     seed: int = 0
     language: str = "en"
     instruction: str = ""  # "" = the task's own instruction for the seed
+    announce_instruction: bool = True  # publish the task's instruction on /instruction (latched)
     robot: str = "panda"
     image_size: int = 128
     camera_rate_hz: float = 10.0
     joint_state_rate_hz: float = 100.0
-    physics_hz: float = 240.0  # physics steps per simulated second (stepped to the wall clock)
     real_time_factor: float = 1.0
     publish_wrist: bool = True
     diagnostics_rate_hz: float = 1.0
@@ -59,7 +59,7 @@ class SimNodeParams:
             raise ParamError(f"language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
         if not (16 <= self.image_size <= 1024):
             raise ParamError(f"image_size must be in [16, 1024], got {self.image_size}")
-        for k in ("camera_rate_hz", "joint_state_rate_hz", "physics_hz", "real_time_factor", "diagnostics_rate_hz"):
+        for k in ("camera_rate_hz", "joint_state_rate_hz", "real_time_factor", "diagnostics_rate_hz"):
             _positive(k, getattr(self, k))
 
 

@@ -52,16 +52,21 @@ class SimNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_node")
         self.p = declare(self, SimNodeParams)
-        import gymnasium as gym
+        from jafm_robot.envs.core import RobotTaskEnv  # PyBullet only in this node
 
-        import jafm_robot.envs  # noqa: F401  (registers the env ids)
-
-        kwargs = {"render_mode": "rgb_array", "image_size": self.p.image_size}
-        if self.p.scene:
-            kwargs["scene"] = self.p.scene
-        self.env = gym.make(f"jafm_robot/{self.p.task}-v0", **kwargs)
-        self.u = self.env.unwrapped
+        # The env itself, not gymnasium.make: no TimeLimit wrapper, the sim runs until it is reset.
+        self.env = RobotTaskEnv(
+            task=self.p.task,
+            image_size=self.p.image_size,
+            scene=self.p.scene or None,
+            render_mode="rgb_array",
+            robot=self.p.robot,
+            language=self.p.language,
+        )
+        self.u = self.env
+        self._reset_episode(self.p.seed)
         self.cfg = self.u.robot_config
+        self.fov = float(self.u.world.scene_camera().fov)
         self._reset_episode(self.p.seed)
 
         self._cmd_lock = threading.Lock()
@@ -79,6 +84,7 @@ class SimNode(Node):
         self.pub_wrist = self.create_publisher(Image, qos.WRIST_IMAGE, qos.SENSOR) if self.p.publish_wrist else None
         self.pub_success = self.create_publisher(Bool, "~/success", qos.LATCHED)
         self.pub_task = self.create_publisher(String, "~/task_instruction", qos.LATCHED)
+        self.pub_instr = self.create_publisher(String, qos.INSTRUCTION, qos.LATCHED) if self.p.announce_instruction else None
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
         inputs = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Float64MultiArray, qos.COMMANDS, self._on_command, qos.COMMAND, callback_group=inputs)
@@ -108,6 +114,8 @@ class SimNode(Node):
 
     def _announce(self) -> None:
         self.pub_task.publish(String(data=self.instruction))
+        if self.pub_instr is not None:
+            self.pub_instr.publish(String(data=self.instruction))
         self.pub_success.publish(Bool(data=False))
 
     # ----------------------------------------------------------------------------------- inputs
@@ -234,8 +242,7 @@ class SimNode(Node):
         stamp = self.get_clock().now().to_msg()
         img = cams["image"]
         self.pub_img.publish(numpy_to_image(np.asarray(img, dtype=np.uint8), stamp, "scene_camera"))
-        fov = float(getattr(getattr(self.u, "world", None), "camera_fov", 60.0) or 60.0)
-        self.pub_info.publish(camera_info(img.shape[1], img.shape[0], fov, stamp, "scene_camera"))
+        self.pub_info.publish(camera_info(img.shape[1], img.shape[0], self.fov, stamp, "scene_camera"))
         if self.pub_wrist is not None and cams.get("wrist_image") is not None:
             self.pub_wrist.publish(numpy_to_image(np.asarray(cams["wrist_image"], dtype=np.uint8), stamp, "wrist_camera"))
         self.rates["camera"].tick()

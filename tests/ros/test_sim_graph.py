@@ -1,0 +1,126 @@
+"""The simulated graph (sim_node + policy_node + controller_node) started by ``jafm-robot bringup --sim``.
+
+``test_bringup_sim_graph`` runs with a generated ONNX policy (real ONNX Runtime session, the
+runtime's ``linear`` test graph) so it runs on any checkout; it checks the whole ROS path -- cameras
+and joint states from PyBullet, the task's instruction reaching the policy, chunks turned into
+forward-position commands that move the simulated arm, ``~/reset``, and a clean shutdown on SIGINT.
+
+``test_shipped_policy_picks_and_places_through_ros`` is the closed-loop check with the shipped
+model: it is skipped until ``models/*.onnx`` exists (PENDING on the trained policy) and is slow.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+from jafm_robot.robots.config import load_robot_config
+from jafm_robot.ros import diagnostics as diag
+from jafm_robot.ros import qos
+from jafm_robot.ros.conversions import image_to_numpy, joint_state_to_state8
+from jafm_robot.ros.process import NodeProcess, ros_env
+
+pytestmark = pytest.mark.ros
+CFG = load_robot_config("panda")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bringup(domain: int, *extra: str) -> NodeProcess:
+    cmd = [sys.executable, "-m", "jafm_robot.cli.main", "bringup", "--sim", "--domain-id", str(domain), *extra]
+    return NodeProcess("bringup", cmd, env=ros_env(domain)).start()
+
+
+def _states(buf, since: float = 0.0) -> np.ndarray:
+    return np.array([joint_state_to_state8(m, CFG.joint_names, CFG.finger_joint_names) for t, m in buf if t >= since])
+
+
+def _diag(diags, name: str) -> dict[str, str] | None:
+    for _, m in reversed(diags):
+        v = diag.values_of(m, name)
+        if v is not None:
+            return v
+    return None
+
+
+def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
+    from jafm_robot.runtime.testing import make_dummy_policy
+
+    model = make_dummy_policy(tmp_path / "linear.onnx", kind="linear", seed=1)
+    js = probe.sub(qos.JOINT_STATES, JointState, qos.DEFAULT)
+    imgs = probe.sub(qos.IMAGE, Image, qos.SENSOR)
+    wrist = probe.sub(qos.WRIST_IMAGE, Image, qos.SENSOR)
+    cmds = probe.sub(qos.COMMANDS, Float64MultiArray, qos.COMMAND)
+    success = probe.sub("/sim_node/success", Bool, qos.LATCHED)
+    instr = probe.sub(qos.INSTRUCTION, String, qos.LATCHED)
+    diags = probe.sub(qos.DIAGNOSTICS, DiagnosticArray, qos.DEFAULT)
+    proc = _bringup(domain, "--model", str(model), "--seed", "3")
+    try:
+        probe.wait_for(lambda: len(cmds) >= 200, 90.0, "forward-position commands from the controller")
+        assert len(js[-1][1].name) == 9 and list(js[-1][1].name[:7]) == list(CFG.joint_names)
+        img = image_to_numpy(imgs[-1][1], expected_size=(128, 128))
+        assert img.std() > 1.0, "scene camera image is blank"
+        assert wrist and image_to_numpy(wrist[-1][1]).shape == (128, 128, 3)
+        assert instr and instr[-1][1].data, "sim_node did not announce its task instruction"
+        assert success and success[-1][1].data is False
+
+        # the policy's chunks move the simulated arm through the controller's commands
+        t = time.monotonic()
+        time.sleep(2.0)
+        s = _states(js, t)
+        assert np.max(np.ptp(s[:, :7], axis=0)) > 1e-3, "simulated arm does not move"
+        c = np.array([np.asarray(m.data) for ts, m in cmds if ts >= t])
+        assert np.all(c >= CFG.action_low - 1e-9) and np.all(c <= CFG.action_high + 1e-9)
+        # the measured joints move the way they are commanded to (the test policy keeps running
+        # ahead of the arm, so compare directions, not positions)
+        dc, ds = c[-1, :7] - c[0, :7], s[-1, :7] - s[0, :7]
+        moving = np.abs(dc) > 0.01
+        assert moving.any() and np.all(np.sign(dc[moving]) == np.sign(ds[moving])), (dc, ds)
+
+        p = probe.wait_for(lambda: _diag(diags, "policy_node"), 10.0, "policy diagnostics")
+        assert p["instruction"] == instr[-1][1].data and p["provider"] == "CPUExecutionProvider"
+        sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 10.0, "sim diagnostics")
+        assert sd["task"] == "PickPlace" and float(sd["physics_rate_hz"]) > 100
+
+        # ~/reset rebuilds the episode: the arm is back at its home pose
+        cli = probe.node.create_client(Trigger, "/sim_node/reset")
+        assert cli.wait_for_service(timeout_sec=10.0)
+        fut = cli.call_async(Trigger.Request())
+        res = probe.wait_for(lambda: fut.done() and fut.result(), 15.0, "reset response")
+        assert res.success
+        t = time.monotonic()
+        probe.wait_for(lambda: any(ts > t for ts, _ in js), 5.0, "joint states after reset")
+        first = _states(js, t)[0]
+        assert np.allclose(first[:7], CFG.home, atol=0.05), f"not at home after reset: {first}"
+    finally:
+        proc.signal(signal.SIGINT)
+        try:
+            rc = proc.proc.wait(20.0)
+        except subprocess.TimeoutExpired:
+            proc.stop()
+            rc = None
+    out = proc.output()
+    assert rc == 0, out[-3000:]
+    assert "exit codes:" in out and "'sim_node': 0" in out and "'controller_node': 0" in out, out[-2000:]
+
+
+@pytest.mark.slow
+def test_shipped_policy_picks_and_places_through_ros(domain: int, probe) -> None:
+    models = sorted((ROOT / "models").glob("*.onnx"))
+    if not models:
+        pytest.skip("PENDING: no shipped policy under models/ yet (the trained model lands with issue 3)")
+    success = probe.sub("/sim_node/success", Bool, qos.LATCHED)
+    proc = _bringup(domain, "--model", str(models[0]), "--seed", "1000")
+    try:
+        probe.wait_for(lambda: success and success[-1][1].data, 120.0, "task success through ROS")
+    finally:
+        proc.stop(timeout=15.0)
