@@ -48,8 +48,9 @@ class RobotTaskEnv(gym.Env):
         randomize: seeded domain randomisation (part poses, shades, light, camera jitter, table
             colour, friction, distractor count); ``False`` = nominal scene, fixed slots.
         render_mode: ``None`` or ``"rgb_array"`` (``render()`` = scene camera at ``render_size``).
-        max_episode_steps: internal time limit (``truncated``); ``None`` = the task's default,
-            ``0`` or negative = none (``gymnasium.make`` applies its own ``TimeLimit`` instead).
+        max_episode_steps: internal time limit (``truncated``); ``None`` = the task's default.
+        internal_time_limit: ``False`` turns the internal limit off; registered envs use this,
+            because ``gymnasium.make`` applies its own ``TimeLimit`` (see ``registration``).
         robot: robot config name or path (``sim/robots/<robot>.yaml``); ``None`` = the scene's.
         language: default instruction language when ``reset`` gets no ``language`` option.
 
@@ -73,6 +74,7 @@ class RobotTaskEnv(gym.Env):
         language: str = "en",
         render_size: int = 256,
         action_dt: float = DEFAULT_ACTION_DT,
+        internal_time_limit: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(task, str):
@@ -96,6 +98,9 @@ class RobotTaskEnv(gym.Env):
         self.render_mode = render_mode
         self.default_language = check_language(language)
         self.max_episode_steps = task_cls.max_episode_steps if max_episode_steps is None else int(max_episode_steps)
+        if self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        self.internal_time_limit = bool(internal_time_limit)
         self.sim_dt = 1.0 / self.scene_config.sim_hz
         self.substeps = round(action_dt / self.sim_dt)
         if self.substeps < 1 or abs(self.substeps * self.sim_dt - action_dt) > 1e-9:
@@ -166,7 +171,7 @@ class RobotTaskEnv(gym.Env):
         self._elapsed += 1
         obs = self.get_obs()
         success = self.task.is_success()
-        truncated = self.max_episode_steps > 0 and self._elapsed >= self.max_episode_steps and not success
+        truncated = self.internal_time_limit and self._elapsed >= self.max_episode_steps and not success
         return obs, float(success), bool(success), bool(truncated), self._info(success)
 
     def render(self) -> np.ndarray | None:

@@ -4,9 +4,10 @@ Called by ``import jafm_robot`` and through the ``gymnasium.envs`` entry point. 
 registered here, so registering imports neither PyBullet nor the env module.
 
 The time limit: each spec carries the task's ``max_episode_steps``, so ``gymnasium.make`` wraps
-the env in ``TimeLimit`` (and ``make(..., max_episode_steps=N)`` overrides it, as usual); the env's
-own internal limit is switched off for envs made that way (``kwargs max_episode_steps=0``) so the
-two never disagree. Construct ``RobotTaskEnv`` directly to use its internal limit instead.
+the env in ``TimeLimit`` (and ``make(..., max_episode_steps=N)`` overrides it, as usual: gymnasium
+consumes that keyword itself and never passes it to the env). The env's own internal limit is
+therefore switched off for envs made that way (``internal_time_limit=False``) so that the two can
+never disagree; construct ``RobotTaskEnv`` directly to use its internal limit instead.
 """
 
 from __future__ import annotations
@@ -34,5 +35,5 @@ def register_envs() -> None:
             entry_point=ENTRY_POINT,
             max_episode_steps=MAX_EPISODE_STEPS[task],
             nondeterministic=False,
-            kwargs={"task": task, "max_episode_steps": 0},
+            kwargs={"task": task, "internal_time_limit": False},
         )
