@@ -172,7 +172,12 @@ class ChunkBlender:
         return self._chunk is not None
 
     def add(self, chunk: ActionChunk, t: float, q_now: np.ndarray, v_now: np.ndarray) -> bool:
-        """Take in ``chunk`` at time ``t`` starting from the commanded ``q_now``/``v_now``; False if dropped."""
+        """Take in ``chunk``, starting from ``q_now``/``v_now``, the command for time ``t``; False if dropped.
+
+        ``t`` must be the time the command was *for* (the control loop passes its previous tick), not
+        the time of the call: anchoring a one-tick-old command at "now" would put a kink of one
+        tick's motion into the reference.
+        """
         if not chunk.finite:
             # NaN/Inf points: the safety filter would hold anyway; keep following the old plan instead.
             self.n_rejected_invalid += 1

@@ -26,6 +26,7 @@ have their own timer (a ROS timer, the simulator's step).
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import sys
 import threading
@@ -38,6 +39,8 @@ import numpy as np
 from jafm_robot.robots.config import RobotConfig
 from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
 from jafm_robot.runtime.safety import SafetyFilter
+
+_log = logging.getLogger(__name__)
 
 
 def set_timer_slack(ns: int = 1000) -> bool:
@@ -194,7 +197,9 @@ class ControlLoop:
             self.chunks_received += 1
             if sf.estopped or self._hold:
                 continue
-            if self.blender.add(chunk, t, sf.q, sf.v):
+            # anchor the new plan at the last command, at the time it was for (the previous tick)
+            t_cmd = self._last_tick_t if self._last_tick_t is not None else t
+            if self.blender.add(chunk, t_cmd, sf.q, sf.v):
                 sf.feed(t)
         ref = self.blender.sample(t)
         cmd = sf.step(t, None if ref is None else ref[0], None if ref is None else ref[1], hold=self._hold)
@@ -258,9 +263,12 @@ class ControlLoop:
                 late = clock() - (t0 + k * period)
                 if late > 0.5 * period:  # overran a slot: skip it rather than bursting to catch up
                     k += int((late + 0.5 * period) // period)
-        except BaseException as e:  # a failing send_command must not vanish silently in a thread
+        except Exception as e:
+            # A failing send_command/read_state ends the loop; it must not vanish silently in a
+            # thread: kept in ``error`` (the host checks it) and logged. The robot side's own
+            # command timeout then stops the arm, as it would for a crashed process.
             self.error = e
-            raise
+            _log.exception("control loop stopped: %s", e)
 
     # ------------------------------------------------------------------------------------------ stats
     def stats(self) -> dict:

@@ -53,8 +53,7 @@ def panda_fk_matrix(q7: np.ndarray, tool_offset: float = PANDA_GRASPTARGET_OFFSE
     for i in range(8):
         a, d, alpha = PANDA_MDH[i]
         T = T @ _mdh(a, d, alpha, q[i] if i < 7 else 0.0)
-    tool = np.eye(4)
-    tool[2, 3] = tool_offset
+    tool = _mdh(0.0, tool_offset, 0.0, -np.pi / 4)  # the hand sits at -45 deg about the flange's z
     return T @ tool
 
 
