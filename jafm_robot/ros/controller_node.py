@@ -15,6 +15,8 @@ Hold rules (all in the runtime; the node only feeds them):
 * No fresh chunk for ``chunk_timeout_s`` (policy dead, or holding on bad input): the watchdog brakes
   and holds.
 * No joint state for ``state_timeout_s`` or a malformed one: the loop holds the last command.
+* ``~/resync`` (``std_srvs/Trigger``): the arm was moved under the controller (the simulator was
+  reset); restart the loop from the measured pose. ``sim_node`` calls it after its own ``~/reset``.
 
 Time: chunk stamps are ROS (system) time; the loop runs on ``time.monotonic``. A stamp is mapped
 with the offset between the two clocks read at arrival, so a clock step never makes the loop jump.
@@ -64,7 +66,7 @@ class ControllerNode(Node):
         self.throttle = diag.Throttle()
         self.rates = {"state": diag.RateMeter(), "chunk": diag.RateMeter(), "command": diag.RateMeter()}
         self.chunk_age = diag.LatencyStats()
-        self.counts = {"chunks": 0, "chunks_too_old": 0, "bad_chunk": 0, "bad_state": 0, "estops": 0, "resets": 0}
+        self.counts = {"chunks": 0, "chunks_too_old": 0, "bad_chunk": 0, "bad_state": 0, "estops": 0, "resets": 0, "resyncs": 0}
         self.state_lost = False
 
         self.pub_cmd = self.create_publisher(Float64MultiArray, qos.COMMANDS, qos.COMMAND)
@@ -84,6 +86,7 @@ class ControllerNode(Node):
         inputs = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Bool, qos.ESTOP, self._on_estop, qos.RELIABLE, callback_group=urgent)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=urgent)
+        self.create_service(Trigger, "~/resync", self._on_resync, callback_group=MutuallyExclusiveCallbackGroup())
         self.create_subscription(JointState, qos.JOINT_STATES, self._on_state, qos.DEFAULT, callback_group=inputs)
         self.create_subscription(JointTrajectory, qos.ACTION_CHUNK, self._on_chunk, qos.CHUNK, callback_group=inputs)
         timers = MutuallyExclusiveCallbackGroup()
@@ -164,6 +167,31 @@ class ControllerNode(Node):
         response.success = True
         response.message = "e-stop released"
         self.get_logger().info("e-stop released by ~/reset")
+        return response
+
+    def _on_resync(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Restart the loop from the *measured* pose (the world was reset under it; e-stop stays latched).
+
+        Waits (up to 1 s) for a joint state newer than the request, so the restart never uses a
+        pose from before the jump.
+        """
+        asked = time.monotonic()
+        deadline = asked + 1.0
+        while time.monotonic() < deadline:
+            with self._lock:
+                fresh = self._state_t > asked
+            if fresh:
+                break
+            time.sleep(0.005)
+        else:
+            response.success, response.message = False, "no fresh joint state within 1 s"
+            return response
+        if self._started:
+            self.loop.stop()
+            self.loop.start()
+        self.counts["resyncs"] = self.counts.get("resyncs", 0) + 1
+        response.success, response.message = True, "control loop restarted from the measured pose"
+        self.get_logger().info(response.message)
         return response
 
     def _watch_state(self) -> None:

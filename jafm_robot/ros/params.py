@@ -50,9 +50,14 @@ class SimNodeParams:
     joint_state_rate_hz: float = 100.0
     real_time_factor: float = 1.0
     publish_wrist: bool = True
+    # After ~/reset the world jumps back to its start; the controller's reference must jump with it.
+    controller_resync: str = "/controller_node/resync"  # Trigger service called after a reset ("" = none)
+    reset_hold_s: float = 0.3  # ignore streamed commands this long after a reset (until the resync lands)
     diagnostics_rate_hz: float = 1.0
 
     def validate(self) -> None:
+        if self.reset_hold_s < 0:
+            raise ParamError(f"reset_hold_s must be >= 0, got {self.reset_hold_s}")
         if self.task not in TASKS:
             raise ParamError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.language not in LANGUAGES:

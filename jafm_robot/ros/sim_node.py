@@ -6,7 +6,8 @@ and ``/camera/wrist/image_raw`` (rgb8, sensor-data QoS), and takes the commands 
 position controller takes: ``/forward_position_controller/commands`` (``Float64MultiArray``, 8 values:
 7 joints + gripper width) and, for planners, a whole ``JointTrajectory`` on ``/joint_trajectory``
 (same 8 names as the policy's chunks, or the 7 arm joints + fingers). ``~/reset`` (``std_srvs/Trigger``)
-rebuilds the episode with the current ``seed`` parameter; ``~/success`` (``std_msgs/Bool``, latched)
+rebuilds the episode with the current ``seed`` parameter and asks the controller to restart from the
+new pose (``controller_resync``; streamed commands are ignored for ``reset_hold_s`` meanwhile); ``~/success`` (``std_msgs/Bool``, latched)
 reports the task outcome judged from privileged simulator state.
 
 Physics runs on one thread (PyBullet is not thread safe) and is stepped to the wall clock: each
@@ -44,6 +45,46 @@ from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import SimNodeParams, declare
 
 MAX_LAG_S = 0.25  # more physics debt than this is dropped, not replayed
+
+
+def retarget_goal(task, text: str) -> dict[str, str]:
+    """Point the task's privileged goal at the part/bin that ``text`` names; returns what changed.
+
+    Why: a user may change the instruction mid-run (``/instruction``), and success must then be
+    judged against the new goal, not the one the episode started with. Matching uses the env's own
+    phrase tables (the same words the instructions are built from, English and Japanese): the
+    longest part phrase and bin phrase found in the text win. Tasks without ``part``/``bin`` goals
+    and texts that name nothing known are left unchanged (empty dict).
+    """
+    goal = getattr(task, "goal", None) or {}
+    world = getattr(task, "world", None)
+    if world is None or not text:
+        return {}
+    changed: dict[str, str] = {}
+    if "part" in goal:
+        best = ("", None)
+        for part in world.parts:
+            for lang in ("en", "ja"):
+                phrase = task.part_slot(part.name, lang)
+                if phrase and phrase in text and len(phrase) > len(best[0]):
+                    best = (phrase, part)
+        part = best[1]
+        if part is not None and part.name != goal["part"]:
+            goal["part"], goal["part_id"] = part.name, part.body_id
+            changed["part"] = part.name
+    if "bin" in goal:
+        best_b = ("", None)
+        for name in world.bins:
+            for lang in ("en", "ja"):
+                phrase = task.bin_slot(name, lang)
+                if phrase and phrase in text and len(phrase) > len(best_b[0]):
+                    best_b = (phrase, name)
+        name = best_b[1]
+        if name is not None and name != goal["bin"]:
+            b = world.bins[name]
+            goal["bin"], goal["bin_id"], goal["bin_position"] = name, b.body_id, np.asarray(b.position).copy()
+            changed["bin"] = name
+    return changed
 
 
 class SimNode(Node):
@@ -90,6 +131,10 @@ class SimNode(Node):
         self.create_subscription(Float64MultiArray, qos.COMMANDS, self._on_command, qos.COMMAND, callback_group=inputs)
         self.create_subscription(JointTrajectory, qos.TRAJECTORY, self._on_trajectory, qos.RELIABLE, callback_group=inputs)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=inputs)
+        self._resync = self.create_client(Trigger, self.p.controller_resync) if self.p.controller_resync else None
+        self._ignore_until = 0.0
+        self._retarget_req: str | None = None
+        self.create_subscription(String, qos.INSTRUCTION, self._on_instruction, qos.LATCHED, callback_group=inputs)
         self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.success = False
@@ -125,6 +170,8 @@ class SimNode(Node):
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         self.rates["command"].tick()
+        if time.monotonic() < self._ignore_until:
+            return  # the controller still streams its pre-reset plan; its resync is on the way
         try:
             target = msg_to_command(msg)
         except ConversionError as e:
@@ -146,6 +193,10 @@ class SimNode(Node):
         times = np.arange(1, len(data.actions) + 1) * data.dt
         with self._cmd_lock:
             self._traj = (t0, times, data.actions.astype(np.float64))
+
+    def _on_instruction(self, msg: String) -> None:
+        if msg.data.strip() and msg.data.strip() != self.instruction:
+            self._retarget_req = msg.data.strip()  # applied on the physics thread (PyBullet is not thread safe)
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         done = threading.Event()
@@ -195,7 +246,17 @@ class SimNode(Node):
                     self.success = False
                     self._announce()
                     sim_t, wall0 = 0.0, time.monotonic()
+                    self._ignore_until = wall0 + self.p.reset_hold_s
+                    self._publish_state()
+                    if self._resync is not None and self._resync.service_is_ready():
+                        self._resync.call_async(Trigger.Request())
                     getattr(self, "_reset_done", threading.Event()).set()
+                if self._retarget_req is not None:
+                    text, self._retarget_req = self._retarget_req, None
+                    changed = retarget_goal(self.u.task, text)
+                    self.instruction = text
+                    self.get_logger().info(f"new instruction {text!r}: goal {changed or 'unchanged'}")
+                    self.pub_task.publish(String(data=text))
                 now = time.monotonic()
                 target = self._current_target(time.time())
                 self.u.command(target if target is not None else self._hold_q)
@@ -254,6 +315,8 @@ class SimNode(Node):
             "task": self.p.task,
             "seed": self.get_parameter("seed").value,
             "instruction": self.instruction,
+            "goal_part": str(getattr(self.u.task, "goal", {}).get("part", "")),
+            "goal_bin": str(getattr(self.u.task, "goal", {}).get("bin", "")),
             "is_success": self.success,
             **{f"{k}_rate_hz": r.rate() for k, r in self.rates.items()},
             "render_p50_ms": self.render_ms.summary()["p50_ms"],

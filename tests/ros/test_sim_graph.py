@@ -80,16 +80,23 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
         assert np.max(np.ptp(s[:, :7], axis=0)) > 1e-3, "simulated arm does not move"
         c = np.array([np.asarray(m.data) for ts, m in cmds if ts >= t])
         assert np.all(c >= CFG.action_low - 1e-9) and np.all(c <= CFG.action_high + 1e-9)
-        # the measured joints move the way they are commanded to (the test policy keeps running
-        # ahead of the arm, so compare directions, not positions)
-        dc, ds = c[-1, :7] - c[0, :7], s[-1, :7] - s[0, :7]
-        moving = np.abs(dc) > 0.01
-        assert moving.any() and np.all(np.sign(dc[moving]) == np.sign(ds[moving])), (dc, ds)
-
         p = probe.wait_for(lambda: _diag(diags, "policy_node"), 10.0, "policy diagnostics")
         assert p["instruction"] == instr[-1][1].data and p["provider"] == "CPUExecutionProvider"
         sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 10.0, "sim diagnostics")
         assert sd["task"] == "PickPlace" and float(sd["physics_rate_hz"]) > 100
+        # the sim takes the controller's stream (without commands it holds the arm where it is)
+        assert float(sd["command_rate_hz"]) > 50 and sd["bad_command"] == "0"
+
+        # a new instruction mid-run: the policy takes it and the sim judges success by the new goal
+        from jafm_robot.envs.instructions import bin_phrase
+
+        other = next(b for b in ("red", "green", "blue") if b != sd["goal_bin"])
+        color, shape = sd["goal_part"].split("_", 1)
+        pub = probe.pub(qos.INSTRUCTION, String, qos.LATCHED)
+        text = f"now put the {color} {shape} in the {bin_phrase(other, 'en')}"
+        pub.publish(String(data=text))
+        probe.wait_for(lambda: (_diag(diags, "sim_node") or {}).get("goal_bin") == other, 10.0, "sim goal retargeted")
+        probe.wait_for(lambda: (_diag(diags, "policy_node") or {}).get("instruction") == text, 10.0, "policy instruction")
 
         # ~/reset rebuilds the episode: the arm is back at its home pose
         cli = probe.node.create_client(Trigger, "/sim_node/reset")
@@ -100,7 +107,15 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
         t = time.monotonic()
         probe.wait_for(lambda: any(ts > t for ts, _ in js), 5.0, "joint states after reset")
         first = _states(js, t)[0]
-        assert np.allclose(first[:7], CFG.home, atol=0.05), f"not at home after reset: {first}"
+        assert np.allclose(first[:7], CFG.home, atol=0.02), f"not at home after reset: {first}"
+        time.sleep(0.3)
+        after = _states(js, t)
+        # the controller re-synced to the new pose: the old plan does not drag the arm back
+        assert np.max(np.abs(after[:, :7] - CFG.home)) < 0.05, "arm dragged away from home after reset"
+        cd = probe.wait_for(
+            lambda: (v := _diag(diags, "controller_node")) and int(v["resyncs"]) >= 1 and v, 5.0, "controller resync"
+        )
+        assert cd["estop_latched"] == "False"
     finally:
         proc.signal(signal.SIGINT)
         try:
