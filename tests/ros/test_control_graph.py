@@ -41,7 +41,8 @@ LAUNCH = Path(__file__).resolve().parents[2] / "launch"
 class FakeArm:
     """The test's arm and camera: joint states follow the last command exactly; frames at 10 Hz.
 
-    ``mode`` switches what it publishes: "good", "bad_image" (wrong encoding and size), "nan_state".
+    ``mode`` switches what it publishes: "good", "bad_image" (wrong encoding and size), "stale_image"
+    (stamped 5 s in the past), "nan_state".
     """
 
     def __init__(self, probe) -> None:
@@ -68,7 +69,9 @@ class FakeArm:
                 s[2] = np.nan
             self.pub_js.publish(state8_to_joint_state(s, CFG.joint_names, CFG.finger_joint_names, sec_to_stamp(now)))
             if k % 10 == 0:
-                if self.mode == "bad_image":
+                if self.mode == "stale_image":
+                    m = numpy_to_image(img, sec_to_stamp(now - 5.0))  # a frame from 5 s ago
+                elif self.mode == "bad_image":
                     m = numpy_to_image(np.zeros((64, 80, 3), np.uint8), sec_to_stamp(now))
                     m.encoding = "mono16" if (k // 10) % 2 else "rgb8"
                 else:
@@ -148,6 +151,31 @@ def test_policy_and_controller_over_dds(tmp_path: Path, graph, probe) -> None:
         assert _spread(arm.cmds, t + 0.8) < 1e-6, "controller did not hold without fresh chunks"
         d = probe.wait_for(lambda: _last_diag(diags, "policy_node"), 5.0, "policy diagnostics")
         assert int(d["bad_image"]) > 0 and d["holding"] == "True"
+
+        # --- a flood of malformed messages: logged throttled, nodes stay up and keep holding
+        flood_img = probe.pub(qos.IMAGE, Image, qos.SENSOR)
+        flood_js = probe.pub(qos.JOINT_STATES, JointState, qos.DEFAULT)
+        bad = numpy_to_image(np.zeros((300, 400, 3), np.uint8))
+        nan_js = state8_to_joint_state(np.full(8, np.nan), CFG.joint_names, CFG.finger_joint_names)
+        for _ in range(1500):
+            flood_img.publish(bad)
+            flood_js.publish(nan_js)
+        time.sleep(1.0)
+        assert graph.procs["policy_node"].alive and graph.procs["controller_node"].alive
+        n_diag = len(diags)
+        probe.wait_for(lambda: len(diags) >= n_diag + 2, 5.0, "diagnostics still published after the flood")
+        log = graph.procs["policy_node"].output()
+        assert log.count("rejected /camera/image_raw") < 20, "malformed-input logging is not throttled"
+
+        # --- stale stamps: frames from 5 s ago are not a current observation
+        arm.mode = "stale_image"
+        time.sleep(0.8)
+        n = len(chunks)
+        time.sleep(1.0)
+        assert len(chunks) == n, "policy inferred on stale frames"
+        d = probe.wait_for(
+            lambda: (v := _last_diag(diags, "policy_node")) and "stale" in v["hold_reason"] and v, 5.0, "stale hold"
+        )
 
         # --- NaN joint states: rejected by both nodes, still a hold
         arm.mode = "nan_state"
