@@ -38,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     if args.card and str(args.policy).endswith(".onnx"):
         from jafm_robot.training.export import update_card
 
-        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seeds", "replan_every")}
+        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every")}
         update_card(args.policy, "success", summary, key=f"{args.task}/{args.lang}")
     return 0

@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: OMP_NUM_THREADS or cores/2)")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, out=args.out, config=args.config, steps=args.steps, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
-        save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume,
+        save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
     import os

@@ -43,7 +43,7 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
     states, actions = [], []
     limit = max_steps or getattr(env.spec, "max_episode_steps", None) or 10_000
     for _ in range(limit):
-        action = np.asarray(expert.act(), dtype=np.float32)
+        action = np.asarray(expert.act(obs), dtype=np.float32)
         for c in CAMERAS:
             frames[c].append(np.asarray(obs[c], dtype=np.uint8))
         states.append(np.asarray(obs["state"], dtype=np.float32))

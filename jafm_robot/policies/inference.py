@@ -39,8 +39,13 @@ class LoadedPolicy:
 class TorchPolicy(LoadedPolicy):
     kind = "torch"
 
-    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = 1) -> None:
         import torch
+
+        if device == "cpu" and threads:
+            # batch-1 inference of a small net gains nothing from intra-op threads and loses a lot
+            # when they spin on cores the simulator is using
+            torch.set_num_threads(threads)
 
         from jafm_robot.training.checkpoint import policy_from_checkpoint
         from jafm_robot.training.export import build_metadata
@@ -109,14 +114,20 @@ class ChunkExecutor:
         self.n_infer = 0
         self._q = None
 
-    def reset(self, state: np.ndarray) -> None:
+    def reset(self, state: np.ndarray | None = None) -> None:
+        """Start a new episode; without ``state`` the first :meth:`act` takes it from its observation
+        (``experts.rollout`` calls ``reset()`` with no arguments right after ``env.reset``)."""
         self.step_i = 0
-        self._q = np.asarray(state, np.float64)
-        self.blender.reset(self._q)
+        self._q = None if state is None else np.asarray(state, np.float64)
+        if self._q is not None:
+            self.blender.reset(self._q)
+
+    def __call__(self, obs: dict[str, Any]) -> np.ndarray:
+        return self.act(obs)
 
     def act(self, obs: dict[str, Any]) -> np.ndarray:
         if self._q is None:
-            self.reset(obs["state"])
+            self.reset(np.asarray(obs["state"], np.float64))
         t = self.step_i * self.dt
         if self.step_i % self.k == 0:
             chunk = self.policy.predict(obs)

@@ -25,10 +25,14 @@ def synthetic_episode(seed: int, length: int, lang: str = "en", size: int = IMG)
             x = (seed * 3 + t) % (size - 8)
             frames[t, 8:16, x: x + 8] = colour
         images[cam] = frames
-    state = np.cumsum(rng.normal(0, 0.01, (length, 8)), 0).astype(np.float32)
+    # Learnable on purpose: the joints ramp up for the English instruction and down for the
+    # Japanese one, so a policy must read the instruction to predict the next chunk.
+    direction = 1.0 if lang == "en" else -1.0
+    start = rng.normal(0, 0.3, 8)
+    state = (start + direction * 0.05 * np.arange(length)[:, None]).astype(np.float32)
     state[:, 7] = np.linspace(0.08, 0.0, length)
-    action = np.roll(state, -1, 0)
-    action[-1] = state[-1]
+    action = (state + direction * 0.05).astype(np.float32)
+    action[:, 7] = np.maximum(state[:, 7] - 0.08 / length, 0.0)
     task = "pick up the red cube and put it in the bin" if lang == "en" else "赤いキューブを箱に入れて"
     return Episode(images=images, state=state, action=action, task=task, language=lang, env_task="PickPlace",
                    seed=seed, success=True)

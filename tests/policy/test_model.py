@@ -1,0 +1,130 @@
+"""The VLA network and its processor: sizes, shapes, normalisation inside, byte-level language input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jafm_robot.contract import encode_instruction
+from jafm_robot.policies.vla.configuration_vla import SIZES, VLAConfig, get_config
+from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+from jafm_robot.policies.vla.processor_vla import (
+    NormStats,
+    batch_observation,
+    chunk_indices,
+    compute_stats,
+    random_shift,
+)
+
+
+def _inputs(cfg: VLAConfig, b: int = 2, texts=("pick the red cube", "赤いキューブを掴んで")):
+    g = torch.Generator().manual_seed(0)
+    images = {c: torch.randint(0, 256, (b, cfg.image_size, cfg.image_size, 3), dtype=torch.uint8, generator=g) for c in cfg.cameras}
+    state = torch.randn(b, 8, generator=g)
+    instr = torch.from_numpy(np.stack([encode_instruction(texts[i % len(texts)]) for i in range(b)]))
+    return images, state, instr
+
+
+def _randomize_head(m: VLAPolicy) -> None:
+    torch.manual_seed(1)
+    torch.nn.init.normal_(m.head.weight, std=0.5)
+
+
+def test_sizes_and_param_budget():
+    tiny = VLAPolicy(get_config("tiny"))
+    assert tiny.num_parameters() < 100_000
+    counts = [VLAPolicy(get_config(n)).num_parameters() for n in ("tiny", "small", "base")]
+    assert counts == sorted(counts) and len(set(counts)) == 3
+    assert set(SIZES) == {"tiny", "small", "base", "large"}
+    with pytest.raises(ValueError, match="unknown VLA size"):
+        get_config("huge")
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        get_config("tiny", d_model=33)
+    with pytest.raises(ValueError, match="cameras"):
+        get_config("tiny", cameras=("depth",))
+    with pytest.raises(ValueError, match="image_size"):
+        get_config("tiny", image_size=20)
+    cfg = get_config("small", cameras=("image",), image_size=64)
+    assert VLAConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_forward_shapes_and_language_conditioning():
+    cfg = get_config("tiny", image_size=64, chunk_len=6)
+    m = VLAPolicy(cfg).eval()
+    _randomize_head(m)
+    images, state, instr = _inputs(cfg, 2)
+    with torch.no_grad():
+        out = m(images, state, instr)
+        assert out.shape == (2, 6, 8) and out.dtype == torch.float32
+        # the instruction bytes change the output (English and Japanese alike) ...
+        other = torch.from_numpy(np.stack([encode_instruction("place it in the blue bin"), encode_instruction("青い箱に置いて")]))
+        assert (m(images, state, other) - out).abs().amax(dim=(1, 2)).min() > 1e-4
+        # ... and the padding bytes do not (masked), so only the text decides
+        assert torch.equal(m(images, state, instr), out)
+        # batch elements are independent
+        single = m({c: v[1:] for c, v in images.items()}, state[1:], instr[1:])
+        torch.testing.assert_close(single[0], out[1], atol=1e-5, rtol=1e-5)
+
+
+def test_normalisation_lives_inside():
+    """A zero head predicts 'the mean offset from the current state': absolute targets come out."""
+    cfg = get_config("tiny", image_size=64, chunk_len=4)
+    stats = NormStats.identity()
+    stats.delta_mean = np.full(8, 0.25, np.float32)
+    stats.delta_std = np.full(8, 2.0, np.float32)
+    m = VLAPolicy(cfg, stats).eval()
+    images, state, instr = _inputs(cfg, 2)
+    with torch.no_grad():
+        out = m(images, state, instr)
+    torch.testing.assert_close(out, state[:, None, :].expand(-1, 4, -1) + 0.25)
+    target = torch.randn(2, 4, 8)
+    torch.testing.assert_close(m.denormalize_actions(m.normalize_actions(target, state), state), target)
+    absolute = VLAPolicy(cfg.with_(predict_delta=False), stats)
+    torch.testing.assert_close(absolute.denormalize_actions(absolute.normalize_actions(target, state), state), target)
+
+
+def test_chunk_indices_clamp_at_episode_end():
+    ep = np.array([0, 0, 0, 1, 1])
+    idx = chunk_indices(ep, 3)
+    assert idx.tolist() == [[0, 1, 2], [1, 2, 2], [2, 2, 2], [3, 4, 4], [4, 4, 4]]
+
+
+def test_compute_stats_and_roundtrip():
+    rng = np.random.default_rng(0)
+    state = rng.normal(size=(50, 8)).astype(np.float32)
+    state[:, 7] = 0.04  # a constant column gets the std floor, never 0
+    action = state + 0.1
+    st = compute_stats(state, action, np.repeat([0, 1], 25), 5)
+    assert np.all(st.state_std > 0) and st.state_std[7] == pytest.approx(1e-3)
+    np.testing.assert_allclose(st.state_mean, state.mean(0), atol=1e-6)
+    back = NormStats.from_dict(st.to_dict())
+    np.testing.assert_allclose(back.delta_mean, st.delta_mean)
+    bad = st.to_dict()
+    bad["action_std"] = [1.0] * 7
+    with pytest.raises(ValueError, match="action_std"):
+        NormStats.from_dict(bad)
+
+
+def test_batch_observation_checks_inputs():
+    obs = {"image": np.zeros((64, 64, 3), np.uint8), "state": np.zeros(8, np.float32), "instruction": "reach"}
+    b = batch_observation(obs, ["image"], 64)
+    assert b["image"].shape == (1, 64, 64, 3) and b["instruction"].shape == (1, 128) and b["instruction"][0, 0] == ord("r")
+    with pytest.raises(ValueError, match="lacks 'wrist_image'"):
+        batch_observation(obs, ["image", "wrist_image"], 64)
+    with pytest.raises(ValueError, match="uint8"):
+        batch_observation({**obs, "image": np.zeros((64, 64, 3), np.float32)}, ["image"], 64)
+    with pytest.raises(ValueError, match="finite"):
+        batch_observation({**obs, "state": np.full(8, np.nan)}, ["image"], 64)
+
+
+def test_random_shift_moves_content_within_pad():
+    rng = np.random.default_rng(0)
+    img = np.zeros((16, 20, 20, 3), np.uint8)
+    img[:, 8:12, 8:12] = 255
+    out = random_shift(img, 2, rng)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    ys, xs = np.nonzero(out[..., 0].max(0))
+    assert ys.min() >= 6 and ys.max() <= 13 and xs.min() >= 6 and xs.max() <= 13
+    assert len({out[i].tobytes() for i in range(16)}) > 1
+    assert random_shift(img, 0, rng) is img

@@ -1,0 +1,138 @@
+"""Training (checkpoints, logs, resume), export (parity, metadata, card) and loading checks."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from jafm_robot.contract import METADATA_KEYS
+from jafm_robot.policies.inference import load_policy
+from jafm_robot.runtime.engine import PolicyEngine
+from jafm_robot.runtime.metadata import ModelFileError, PolicyMetadata
+from jafm_robot.training.checkpoint import CheckpointError, policy_from_checkpoint, read_checkpoint
+from jafm_robot.training.export import example_inputs, export_onnx, torch_predict
+from jafm_robot.training.trainer import TrainConfig, lr_factor, train
+
+
+def test_training_writes_checkpoints_logs_and_curve(trained_run):
+    out, summary = trained_run
+    assert summary["step"] == 6 and np.isfinite(summary["loss"])
+    assert {p.name for p in (out / "checkpoints").iterdir()} == {"last.pt", "step_000003.pt", "step_000006.pt"}
+    rows = list(csv.DictReader(open(out / "train_log.csv")))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6]
+    assert (out / "training_curve.png").stat().st_size > 1000
+    ckpt = read_checkpoint(out / "checkpoints/last.pt")
+    assert ckpt["step"] == 6 and ckpt["vla_config"]["chunk_len"] == 4
+    assert ckpt["dataset"]["env_tasks"] == ["PickPlace"] and ckpt["dataset"]["languages"] == ["en", "ja"]
+    assert ckpt["dataset"]["action_dt"] == pytest.approx(0.1)
+
+
+def test_lr_schedule_warmup_then_cosine():
+    f = [lr_factor(s, 100, 10, 0.1) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(f[9:])) and f[-1] >= 0.1
+
+
+def test_training_reduces_loss(tmp_path, synthetic_dataset):
+    train(TrainConfig(dataset=str(synthetic_dataset), out=str(tmp_path / "r"), config="tiny", steps=60,
+                                batch_size=16, log_every=10, lr=2e-3, warmup_steps=5, chunk_len=4, shift_pad=0))
+    rows = list(csv.DictReader(open(tmp_path / "r/train_log.csv")))
+    assert float(rows[-1]["loss"]) < 0.7 * float(rows[0]["loss"]), rows
+
+
+def test_resume_continues_from_step(tmp_path, synthetic_dataset):
+    kw = dict(dataset=str(synthetic_dataset), out=str(tmp_path / "r"), config="tiny", batch_size=8, log_every=1,
+              chunk_len=4, save_every=100)
+    train(TrainConfig(steps=3, **kw))
+    before = read_checkpoint(tmp_path / "r/checkpoints/last.pt")
+    summary = train(TrainConfig(steps=5, resume=True, **kw))
+    after = read_checkpoint(tmp_path / "r/checkpoints/last.pt")
+    assert summary["step"] == 5 and after["step"] == 5
+    assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "r/train_log.csv"))] == [1, 2, 3, 4, 5]
+    # the optimiser state carried over (AdamW step counter continues, not restarted)
+    st_before = next(iter(before["optimizer"]["state"].values()))["step"]
+    st_after = next(iter(after["optimizer"]["state"].values()))["step"]
+    assert float(st_after) == float(st_before) + 2
+    assert after["scheduler"]["last_epoch"] == 5
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(TrainConfig(steps=5, resume=True, **{**kw, "out": str(tmp_path / "empty")}))
+
+
+def test_export_parity_metadata_and_card(trained_run, tmp_path):
+    out, _ = trained_run
+    path = tmp_path / "models/tiny_policy.onnx"
+    card = export_onnx(out / "checkpoints/last.pt", path, command=["jafm-robot", "export"])
+    assert card["parity_max_abs_diff"] <= 1e-4
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert set(METADATA_KEYS) <= set(props)
+    meta = PolicyMetadata.from_props(props)
+    assert meta.chunk_len == 4 and meta.cameras == ["image", "wrist_image"] and meta.tasks == ["PickPlace"]
+    assert [i.name for i in model.graph.input] == ["image", "wrist_image", "state", "instruction"]
+    assert [o.name for o in model.graph.output] == ["actions"]
+
+    policy, _ = policy_from_checkpoint(out / "checkpoints/last.pt")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for b in (1, 3):  # dynamic batch axis
+        feeds = example_inputs(policy, batch=b, seed=b)
+        got = sess.run(["actions"], feeds)[0]
+        assert got.shape == (b, 4, 8)
+        assert np.max(np.abs(got - torch_predict(policy, feeds))) <= 1e-4
+
+    saved = json.loads(path.with_suffix(".json").read_text())
+    assert saved["sha256"] == card["sha256"] and saved["parameters"] == policy.num_parameters()
+    assert "latency" in saved and "success" in saved and saved["commands"]["export"] == "jafm-robot export"
+    eng = PolicyEngine(path)  # the runtime accepts it, card and all
+    obs = {k: v[0] for k, v in example_inputs(policy, batch=1).items()}
+    np.testing.assert_allclose(eng.infer(obs), torch_predict(policy, {k: v[None] for k, v in obs.items()})[0], atol=1e-4)
+
+
+def test_load_errors_are_clear(trained_run, tmp_path):
+    out, _ = trained_run
+    path = tmp_path / "p.onnx"
+    export_onnx(out / "checkpoints/last.pt", path)
+    pol = load_policy(path)
+    obs = {"image": np.zeros((64, 64, 3), np.uint8), "wrist_image": np.zeros((64, 64, 3), np.uint8),
+           "state": np.zeros(8, np.float32), "instruction": np.zeros(128, np.uint8)}
+    assert pol.predict(obs).shape == (4, 8)
+    with pytest.raises(ValueError):
+        pol.predict({**obs, "image": np.zeros((32, 32, 3), np.uint8)})  # wrong input size
+    with pytest.raises(ValueError):
+        pol.predict({k: v for k, v in obs.items() if k != "wrist_image"})  # missing camera
+    # a card whose sha256 does not match the file
+    card = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**card, "sha256": "0" * 64}))
+    with pytest.raises(ModelFileError, match="sha256"):
+        load_policy(path)
+    # metadata from another schema
+    path.with_suffix(".json").write_text(json.dumps(card))
+    m = onnx.load(str(path))
+    for p in m.metadata_props:
+        if p.key == "chunk_len":
+            p.value = "0"
+    bad = tmp_path / "bad.onnx"
+    onnx.save(m, str(bad))
+    with pytest.raises(ModelFileError, match="chunk_len"):
+        load_policy(bad, verify=False)
+    # not a checkpoint / wrong suffix / missing file
+    junk = tmp_path / "junk.pt"
+    torch.save({"hello": 1}, junk)
+    with pytest.raises(CheckpointError, match="not a jafm_robot VLA checkpoint"):
+        load_policy(junk)
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes((out / "checkpoints/last.pt").read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_policy(trunc)
+    with pytest.raises(ValueError, match=r"\.pt checkpoint or an \.onnx"):
+        load_policy(path.with_suffix(".json"))
+    with pytest.raises(FileNotFoundError):
+        load_policy(tmp_path / "missing.onnx")
+    with pytest.raises(ValueError, match=r"must end in \.onnx"):
+        export_onnx(out / "checkpoints/last.pt", tmp_path / "x.bin")
