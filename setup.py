@@ -56,6 +56,8 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "opencv-python-headless>=4.8",
+        "pillow>=10",
+        "matplotlib-fontja>=1.0",  # ships the IPAex Gothic font: Japanese text in video overlays
     ],
     extras_require={
         # torch is pinned: the CPU build of 2.13.0 is what the set-up script installs first.

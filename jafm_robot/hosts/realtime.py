@@ -1,0 +1,129 @@
+"""``jafm-robot run``: a policy file drives the simulated work cell through the real-time runtime.
+
+Three concurrent parts, as on a real arm:
+
+* the **robot**: :class:`~jafm_robot.hosts.sim_process.SimProcess`, PyBullet stepped to the wall
+  clock in its own process, publishing joint states and camera frames into shared memory;
+* the **policy**: :class:`~jafm_robot.runtime.inference.AsyncPolicyRunner` running the ONNX policy
+  (``PolicyEngine``) on the newest frame at ~10 Hz in a thread, stamping each chunk with the
+  frame's stamp;
+* the **control loop**: :class:`~jafm_robot.runtime.control_loop.ControlLoop` at 500-1000 Hz in a
+  thread, blending chunks, enforcing the safety limits and writing each command to shared memory.
+
+Nothing here steps the gym ``step`` loop: the world advances with the clock whether or not the
+policy keeps up, which is what ``eval`` (the gym loop) cannot show and ``run`` exists to show.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.contract import encode_instruction
+from jafm_robot.hosts.sim_process import SimProcess
+from jafm_robot.robots.config import load_robot_config
+from jafm_robot.runtime.control_loop import ControlLoop
+from jafm_robot.runtime.engine import PolicyEngine
+from jafm_robot.runtime.inference import AsyncPolicyRunner
+from jafm_robot.runtime.safety import SafetyFilter
+
+
+@dataclass
+class RunEpisode:
+    task: str
+    seed: int
+    language: str
+    instruction: str
+    success: bool
+    sim_time: float
+    wall_time: float
+    loop: dict[str, Any]
+    policy: dict[str, Any]
+    sim: dict[str, Any]
+    video: list[np.ndarray] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "video"}
+
+
+class RealtimeRunner:
+    """Owns the simulator process, the engine, the loop and the policy thread for one task."""
+
+    def __init__(self, policy: str, task: str, *, provider: str = "cpu", allow_fallback: bool = True,
+                 loop_rate: float = 500.0, policy_rate: float | None = None, camera_hz: float = 10.0,
+                 scene: str | None = None, randomize: bool = True, verify: bool = True) -> None:
+        # one intra-op thread: the other core belongs to the simulator process, and the loop thread
+        # shares this one; a spinning ORT pool would steal the loop's time slices
+        self.engine = PolicyEngine(policy, provider=provider, allow_fallback=allow_fallback, verify=verify,
+                                   intra_op_threads=1, allow_spinning=False)
+        meta = self.engine.metadata
+        if task not in meta.tasks:
+            raise ValueError(f"policy {policy} was trained for {', '.join(meta.tasks)}, not {task!r}")
+        self.task = task
+        self.cfg = load_robot_config(meta.robot)
+        self.loop_rate = float(loop_rate)
+        self.policy_rate = float(policy_rate or 1.0 / meta.action_dt)
+        self.camera_hz = float(camera_hz)
+        self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
+        self._instruction = np.zeros(128, np.uint8)
+        self._last_obs_seq = -1
+
+    # the policy thread's view of the world: the newest frame, or None if none is new
+    def _observation(self) -> tuple[float, dict[str, Any]] | None:
+        seq, obs, stamp = self.sim.slots.read_obs()
+        if seq == self._last_obs_seq:
+            return None
+        self._last_obs_seq = seq
+        obs["instruction"] = self._instruction
+        return stamp, obs
+
+    def run_episode(self, seed: int, language: str = "en", instruction: str | None = None,
+                    time_limit: float | None = None, video_hz: float = 0.0) -> RunEpisode:
+        if language not in self.engine.metadata.languages:
+            raise ValueError(f"policy was trained on {self.engine.metadata.languages}, not language {language!r}")
+        opts: dict[str, Any] = {"language": language}
+        if instruction is not None:
+            opts["instruction"] = instruction
+        reset = self.sim.reset(seed, opts)
+        info = reset["info"]
+        self._instruction = encode_instruction(info["instruction_text"])
+        self._last_obs_seq = -1
+        limit = time_limit or self.sim.info["max_episode_steps"] * self.sim.info["action_dt"]
+
+        safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=0.5)
+        loop = ControlLoop(self.cfg, self.loop_rate, send_command=self.sim.slots.write_command, safety=safety,
+                           initial_state=np.asarray(reset["state"], np.float64))
+        runner = AsyncPolicyRunner(self.engine, self._observation, loop.submit_chunk, rate_hz=self.policy_rate)
+        loop.start()
+        runner.start()
+        t0 = time.monotonic()
+        try:
+            res = self.sim.run(limit, camera_hz=self.camera_hz, video_hz=video_hz)
+        finally:
+            runner.stop()
+            loop.stop()
+        if loop.error is not None:
+            raise RuntimeError(f"control loop failed: {loop.error!r}")
+        stats = loop.stats()
+        return RunEpisode(
+            task=self.task, seed=int(seed), language=language, instruction=info["instruction_text"],
+            success=res.success, sim_time=res.sim_time, wall_time=time.monotonic() - t0,
+            loop={k: v for k, v in stats.items() if k != "safety"} | {"safety_state": stats["safety"].get("state")},
+            policy=runner.stats() | {"provider": self.engine.provider},
+            sim={"substeps": res.substeps, "frames": res.frames_published, "max_lag_ms": res.max_lag_ms,
+                 "mean_lag_ms": res.mean_lag_ms, "commands_applied": res.commands_applied,
+                 "success_time": res.success_time},
+            video=res.video,
+        )
+
+    def close(self) -> None:
+        self.sim.close()
+
+    def __enter__(self) -> RealtimeRunner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

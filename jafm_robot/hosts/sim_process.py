@@ -1,0 +1,184 @@
+"""The PyBullet work cell as a robot in its own process, stepped to the wall clock.
+
+``SimProcess`` owns a child process holding a :class:`~jafm_robot.envs.core.RobotTaskEnv`. Between
+episodes the parent sends control messages over a pipe (reset, run, close). During ``run`` the child
+steps physics at ``sim_dt`` in lockstep with the monotonic clock (shared by both processes), applies
+the latest command from shared memory before every substep, publishes the joint state after every
+substep and the camera frames at ``camera_hz``, and judges success from privileged simulator state.
+When rendering makes it fall behind the wall clock it catches up with back-to-back substeps (the
+lag is reported), so simulated time tracks real time on average, as a real arm would.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.hosts.shm import Layout, SharedSlots
+
+
+@dataclass
+class RunResult:
+    success: bool
+    sim_time: float
+    wall_time: float
+    success_time: float | None
+    substeps: int
+    frames_published: int
+    max_lag_ms: float
+    mean_lag_ms: float
+    commands_applied: int
+    video: list[np.ndarray] = field(default_factory=list)
+
+
+def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]) -> None:
+    from jafm_robot.envs.core import RobotTaskEnv
+
+    slots = SharedSlots(Layout(image_size), name=shm_name)
+    env = None
+    try:
+        env = RobotTaskEnv(image_size=image_size, render_mode="rgb_array", **env_kwargs)
+        conn.send(("ready", {"action_dt": env.action_dt, "sim_dt": env.sim_dt,
+                             "max_episode_steps": env.max_episode_steps}))
+        while True:
+            msg = conn.recv()
+            try:
+                if msg[0] == "close":
+                    break
+                if msg[0] == "reset":
+                    obs, info = env.reset(seed=msg[1], options=msg[2])
+                    now = time.monotonic()
+                    slots.write_state(obs["state"], now)
+                    slots.write_obs(obs["image"], obs["wrist_image"], obs["state"], now)
+                    slots.write_command(env.target)
+                    conn.send(("ok", {"info": info, "state": obs["state"], "instruction": obs["instruction"]}))
+                elif msg[0] == "run":
+                    conn.send(("ok", _run_realtime(env, slots, **msg[1])))
+                else:
+                    conn.send(("error", f"unknown message {msg[0]!r}"))
+            except Exception as e:  # report to the parent instead of dying silently
+                conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+    finally:
+        if env is not None:
+            env.close()
+        slots.close()
+
+
+def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: float = 10.0,
+                  video_hz: float = 0.0, settle: float = 0.3) -> RunResult:
+    dt = env.sim_dt
+    cam_period = 1.0 / camera_hz
+    vid_period = 1.0 / video_hz if video_hz > 0 else float("inf")
+    slots.request_stop(False)
+    t0 = time.monotonic()
+    sim_t = 0.0
+    next_cam, next_vid, next_check = cam_period, 0.0, 0.0
+    last_seq, applied, frames, substeps = -1, 0, 0, 0
+    lags: list[float] = []
+    video: list[np.ndarray] = []
+    success_t: float | None = None
+    while sim_t < time_limit and not slots.stop_requested:
+        lag = time.monotonic() - t0 - sim_t
+        if lag < 0:  # ahead of the wall clock: wait for it (short sleeps keep the jitter low)
+            time.sleep(min(-lag, 0.002))
+            continue
+        lags.append(lag)
+        seq, cmd = slots.read_command()
+        if seq != last_seq:
+            env.command(cmd)
+            last_seq = seq
+            applied += 1
+        env.step_physics(1)
+        sim_t += dt
+        substeps += 1
+        state = env.get_state()
+        slots.write_state(state, t0 + sim_t)
+        if sim_t + 1e-9 >= next_cam:
+            cams = env.render_cameras()
+            slots.write_obs(cams["image"], cams["wrist_image"], state, t0 + sim_t)
+            frames += 1
+            next_cam += cam_period
+        if sim_t + 1e-9 >= next_vid:
+            video.append(env.render())
+            next_vid += vid_period
+        if sim_t + 1e-9 >= next_check:
+            next_check += 0.1
+            ok = env.is_success()
+            if ok and success_t is None:
+                success_t = sim_t
+            elif not ok:
+                success_t = None  # success must hold (a part bouncing out of a bin does not count)
+            if success_t is not None and sim_t - success_t >= settle:
+                break
+    lag_ms = np.asarray(lags) * 1e3 if lags else np.zeros(1)
+    return RunResult(
+        success=success_t is not None, sim_time=sim_t, wall_time=time.monotonic() - t0,
+        success_time=success_t, substeps=substeps, frames_published=frames,
+        max_lag_ms=float(lag_ms.max()), mean_lag_ms=float(lag_ms.mean()), commands_applied=applied,
+        video=video,
+    )
+
+
+class SimProcess:
+    """Parent-side handle of the simulator process (``with SimProcess(...) as sim:``)."""
+
+    def __init__(self, task: str, image_size: int = 128, scene: str | None = None, randomize: bool = True,
+                 render_size: int = 256, start_timeout: float = 120.0) -> None:
+        self.slots = SharedSlots(Layout(image_size))
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or PyBullet state
+        self._conn, child_conn = ctx.Pipe()
+        kwargs = {"task": task, "scene": scene, "randomize": randomize, "render_size": render_size}
+        self.proc = ctx.Process(target=_child, args=(child_conn, self.slots.name, image_size, kwargs),
+                                name="jafm-sim", daemon=True)
+        self.proc.start()
+        self.info = self._recv(start_timeout, expect="ready")
+
+    def _recv(self, timeout: float, expect: str = "ok") -> Any:
+        deadline = time.monotonic() + timeout
+        while not self._conn.poll(0.2):
+            if not self.proc.is_alive():
+                raise RuntimeError(f"simulator process died (exit code {self.proc.exitcode})")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"simulator process did not answer within {timeout:.0f} s")
+        kind, payload = self._conn.recv()
+        if kind == "error":
+            raise RuntimeError(f"simulator process: {payload}")
+        if kind != expect:
+            raise RuntimeError(f"simulator process: expected {expect!r}, got {kind!r}")
+        return payload
+
+    def reset(self, seed: int, options: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        self._conn.send(("reset", int(seed), dict(options or {})))
+        return self._recv(timeout)
+
+    def run(self, time_limit: float, timeout: float | None = None, **kw: Any) -> RunResult:
+        """Run the world for up to ``time_limit`` simulated seconds (blocks; see ``stop``)."""
+        self._conn.send(("run", {"time_limit": float(time_limit), **kw}))
+        return self._recv(timeout or 10 * time_limit + 60)
+
+    def stop(self) -> None:
+        """Ask a running ``run`` to end early (any thread)."""
+        self.slots.request_stop(True)
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            try:
+                self._conn.send(("close",))
+                self.proc.join(10)
+            except (BrokenPipeError, OSError):
+                pass
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(5)
+        self.slots.close()
+
+    def __enter__(self) -> SimProcess:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,31 @@
+"""Video of real-time episodes: frames with the instruction, the outcome and the loop statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.hosts.overlay import overlay
+
+
+def episode_frames(ep: Any, scale: int = 2) -> list[np.ndarray]:
+    """Overlay every video frame of a :class:`~jafm_robot.hosts.realtime.RunEpisode`."""
+    lp, pol = ep.loop, ep.policy
+    outcome = "SUCCESS" if ep.success else "FAILED"
+    stats = (f"loop {lp.get('rate_hz', 0):.0f} Hz  p99 err {lp.get('period_error_p99_us', float('nan')):.0f} us  "
+             f"misses {lp.get('misses', 0)}  inference p50 {pol.get('latency_p50_ms', float('nan')):.1f} ms")
+    out = []
+    n = len(ep.video)
+    for i, f in enumerate(ep.video):
+        last = i >= n - 3
+        out.append(overlay(f, [f"{ep.task} [{ep.language}] seed {ep.seed}", ep.instruction], scale=scale,
+                           footer=[stats, outcome if last else f"t = {i / 10:.1f} s"]))
+    return out
+
+
+def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    from jafm_robot.experts.rollout import write_video
+
+    return write_video(path, frames, fps=fps)
