@@ -42,7 +42,7 @@ class FakeArm:
     """The test's arm and camera: joint states follow the last command exactly; frames at 10 Hz.
 
     ``mode`` switches what it publishes: "good", "bad_image" (wrong encoding and size), "stale_image"
-    (stamped 5 s in the past), "nan_state".
+    (stamped 5 s in the past), "nan_state", "silent" (nothing at all).
     """
 
     def __init__(self, probe) -> None:
@@ -65,6 +65,10 @@ class FakeArm:
                 self.q = msg_to_command(self.cmds[-1][1])
             now = time.time()
             s = self.q.copy()
+            if self.mode == "silent":  # the arm's driver stopped publishing
+                k += 1
+                self._stop.wait(0.01)
+                continue
             if self.mode == "nan_state":
                 s[2] = np.nan
             self.pub_js.publish(state8_to_joint_state(s, CFG.joint_names, CFG.finger_joint_names, sec_to_stamp(now)))
@@ -185,6 +189,20 @@ def test_policy_and_controller_over_dds(tmp_path: Path, graph, probe) -> None:
         d = probe.wait_for(
             lambda: (v := _last_diag(diags, "controller_node")) and int(v["bad_state"]) > 0 and v, 5.0, "bad_state"
         )
+
+        # --- joint states stop altogether: the controller holds and says so
+        arm.mode = "good"
+        n = len(chunks)
+        probe.wait_for(lambda: len(chunks) >= n + 3, 10.0, "chunks before the silence")
+        arm.mode = "silent"
+        t = time.monotonic()
+        d = probe.wait_for(
+            lambda: (v := _last_diag(diags, "controller_node")) and v["state_lost"] == "True" and v, 5.0, "state_lost"
+        )
+        time.sleep(0.5)
+        t = time.monotonic()
+        time.sleep(0.5)
+        assert _spread(arm.cmds, t) < 1e-9, "controller kept moving without joint states"
 
         # --- back to good input: motion resumes
         arm.mode = "good"
