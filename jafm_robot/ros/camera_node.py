@@ -181,7 +181,7 @@ class CameraNode(Node):
                 h, w = frame.shape[:2]
                 self.pub_info.publish(camera_info(w, h, self.p.fov_deg, stamp, self.p.frame_id))
             except Exception as e:  # publishing after shutdown started: leave quietly
-                if self._stop.is_set():
+                if self._stop.is_set() or not self.context.ok():
                     return
                 if self.throttle.allow("publish"):
                     self.get_logger().error(f"publish failed: {e}")

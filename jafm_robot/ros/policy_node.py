@@ -225,7 +225,12 @@ class PolicyNode(Node):
             self._warn("nan", self.hold_reason)
             return
         msg = chunk_to_trajectory(chunk.points, chunk.dt, sec_to_stamp(chunk.stamp), self.robot.joint_names)
-        self.pub_chunk.publish(msg)
+        try:
+            self.pub_chunk.publish(msg)
+        except Exception:
+            if self.context.ok():
+                raise
+            return  # Ctrl-C arrived during inference: the context is gone, drop the chunk
         self.counts["chunks"] += 1
         self.rates["chunk"].tick()
         self.latency.add(self._now() - chunk.stamp)

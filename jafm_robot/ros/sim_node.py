@@ -287,6 +287,8 @@ class SimNode(Node):
                 wake = min(next_js, next_cam, time.monotonic() + dt / rtf)
                 self._stop.wait(max(0.0, wake - time.monotonic()))
         except Exception as e:  # the node reports and stays up; a dead physics thread is visible in diagnostics
+            if not self.context.ok() or self._stop.is_set():
+                return  # Ctrl-C: the context went away under a publish; nothing to report
             self.physics_error = f"{type(e).__name__}: {e}"
             self.get_logger().error(f"physics thread stopped: {self.physics_error}")
 
