@@ -56,7 +56,7 @@ def default_model() -> Path:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise FileNotFoundError(f"no shipped policy under {d}; set the policy_node parameter 'model'")
+        raise FileNotFoundError(f"no shipped policy under {d}; set the policy_node parameter 'model' (bringup: --model FILE)")
     raise ParamError(f"several policies under {d} ({', '.join(p.name for p in found)}); set 'model'")
 
 

@@ -132,6 +132,27 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
     assert "exit codes:" in out and "'sim_node': 0" in out and "'controller_node': 0" in out, out[-2000:]
 
 
+def test_retarget_goal_follows_the_named_part_and_bin() -> None:
+    from jafm_robot.envs.core import RobotTaskEnv
+    from jafm_robot.envs.instructions import bin_phrase, part_phrase
+    from jafm_robot.ros.sim_node import retarget_goal
+
+    env = RobotTaskEnv(task="PickPlace")
+    try:
+        env.reset(seed=3)
+        task = env.task
+        old_bin = task.goal["bin"]
+        other_bin = next(b for b in task.world.bins if b != old_bin)
+        other_part = next(p for p in task.world.parts if p.name != task.goal["part"])
+        text = f"{part_phrase(other_part.color, other_part.shape, 'ja')}を{bin_phrase(other_bin, 'ja')}に入れて"
+        assert retarget_goal(task, text) == {"part": other_part.name, "bin": other_bin}
+        assert task.goal["part_id"] == other_part.body_id and task.goal["bin"] == other_bin
+        assert retarget_goal(task, "dance a little") == {}  # names nothing: unchanged
+        assert task.goal["bin"] == other_bin
+    finally:
+        env.close()
+
+
 @pytest.mark.slow
 def test_shipped_policy_picks_and_places_through_ros(domain: int, probe) -> None:
     models = sorted((ROOT / "models").glob("*.onnx"))
@@ -141,5 +162,29 @@ def test_shipped_policy_picks_and_places_through_ros(domain: int, probe) -> None
     proc = _bringup(domain, "--model", str(models[0]), "--seed", "1000")
     try:
         probe.wait_for(lambda: success and success[-1][1].data, 120.0, "task success through ROS")
+    finally:
+        proc.stop(timeout=15.0)
+
+
+@pytest.mark.slow
+def test_shipped_policy_follows_a_new_instruction_mid_run(domain: int, probe) -> None:
+    """PENDING on the shipped model: a new bin named mid-run; success is judged against the new goal."""
+    from jafm_robot.envs.instructions import bin_phrase
+
+    models = sorted((ROOT / "models").glob("*.onnx"))
+    if not models:
+        pytest.skip("PENDING: no shipped policy under models/ yet (the trained model lands with issue 3)")
+    success = probe.sub("/sim_node/success", Bool, qos.LATCHED)
+    diags = probe.sub(qos.DIAGNOSTICS, DiagnosticArray, qos.DEFAULT)
+    proc = _bringup(domain, "--model", str(models[0]), "--seed", "1001")
+    try:
+        sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 60.0, "sim diagnostics")
+        other = next(b for b in ("red", "green", "blue") if b != sd["goal_bin"])
+        color, shape = sd["goal_part"].split("_", 1)
+        time.sleep(2.0)  # mid-run: the policy is already on its way to the first bin
+        text = f"put the {color} {shape} in the {bin_phrase(other, 'en')}"
+        probe.pub(qos.INSTRUCTION, String, qos.LATCHED).publish(String(data=text))
+        probe.wait_for(lambda: (_diag(diags, "sim_node") or {}).get("goal_bin") == other, 10.0, "retarget")
+        probe.wait_for(lambda: success and success[-1][1].data, 120.0, "success in the newly named bin")
     finally:
         proc.stop(timeout=15.0)
