@@ -8,11 +8,25 @@ e-stop path would cross a process boundary. What a thread does need: a short GIL
 (``gil_switch_interval``, default 0.2 ms instead of Python's 5 ms) so that the loop never waits long
 for the GIL when the inference thread runs Python between two ORT calls.
 
+**GIL shield.** A short switch interval alone is not enough: while the loop spins on the clock, a
+thread that wants the GIL forces the loop to drop it after one interval and may then keep it for a
+whole interval, right across the deadline. So the loop sets a long interval (20 ms) from the end
+of its sleep until the tick is done and the short one before it sleeps again: other threads get the
+GIL at once whenever the loop sleeps (it drops the GIL and wakes them), never in the loop's last
+``spin_margin`` before a deadline. The margin (0.3 ms at 1 kHz) absorbs the wait for the GIL when
+the loop wakes. ``sys.setswitchinterval`` is process-wide; the cost to other threads is a wait of at
+most one spin plus one tick (< 0.5 ms at 1 kHz). ``gil_shield=False`` turns it off.
+
 **Timing.** Hybrid sleep/spin: sleep until ``spin_margin`` before the deadline (``time.sleep`` wakes
 ~50-100 us late on Linux, less once the timer slack is cut to 1 us, which :meth:`start` does via
 ``prctl``), then spin on the clock. Deadlines advance by whole periods from the start time, so
 errors do not accumulate; a tick that is more than half a period late is a *deadline miss*, and
 after an overrun the schedule skips the lost slots instead of bursting to catch up.
+
+**Garbage collector.** A collection runs in whichever thread allocates and holds the GIL
+throughout; with the tens of thousands of objects a process with ONNX/NumPy holds, a gen-1/2 pass
+takes milliseconds. :meth:`start` collects once and ``gc.freeze()``s what exists (setup objects live
+for the whole run anyway), so later passes only scan what was allocated since (``freeze_gc``).
 
 **Never blocked by inference.** Chunks arrive through :meth:`submit_chunk`, a ``deque.append`` that
 is atomic under the GIL (no lock the loop could wait on); the loop drains it at the start of a tick.
@@ -26,6 +40,7 @@ have their own timer (a ROS timer, the simulator's step).
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import sys
@@ -41,6 +56,8 @@ from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
 from jafm_robot.runtime.safety import SafetyFilter
 
 _log = logging.getLogger(__name__)
+# GIL switch interval while the loop spins and ticks (see "GIL shield" in the module docstring)
+_SHIELD_INTERVAL = 0.02
 
 
 def set_timer_slack(ns: int = 1000) -> bool:
@@ -102,6 +119,8 @@ class ControlLoop:
         initial_state: np.ndarray | None = None,
         spin_margin: float | None = None,
         gil_switch_interval: float | None = 2e-4,
+        gil_shield: bool = True,
+        freeze_gc: bool = True,
         realtime_priority: int | None = None,
         stats_window: int = 120_000,
     ) -> None:
@@ -121,6 +140,8 @@ class ControlLoop:
         # spin the last ~1 ms, but never more than 30% of a period (at 1 kHz that would be all of it)
         self.spin_margin = min(1e-3, 0.3 * self.period) if spin_margin is None else float(spin_margin)
         self.gil_switch_interval = gil_switch_interval
+        self.gil_shield = gil_shield and bool(gil_switch_interval)
+        self.freeze_gc = freeze_gc
         self.realtime_priority = realtime_priority
         self._inbox: deque[ActionChunk] = deque(maxlen=8)
         self._estop_req = False
@@ -223,6 +244,9 @@ class ControlLoop:
         self._stop.clear()
         self.error = None
         self.reset(self.clock())
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
         self._old_switch = sys.getswitchinterval()
         if self.gil_switch_interval:
             sys.setswitchinterval(self.gil_switch_interval)
@@ -245,6 +269,9 @@ class ControlLoop:
         if self.realtime_priority:
             self.realtime = try_realtime(self.realtime_priority)
         clock, period, margin = self.clock, self.period, self.spin_margin
+        short = self.gil_switch_interval or sys.getswitchinterval()
+        shield = self.gil_shield
+        setswitch = sys.setswitchinterval
         t0 = clock()
         k = 1
         try:
@@ -252,7 +279,11 @@ class ControlLoop:
                 deadline = t0 + k * period
                 rest = deadline - clock() - margin
                 if rest > 0:
+                    if shield:
+                        setswitch(short)
                     time.sleep(rest)
+                if shield:
+                    setswitch(_SHIELD_INTERVAL)
                 while clock() < deadline:
                     pass
                 t = clock()

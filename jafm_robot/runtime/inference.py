@@ -40,6 +40,7 @@ class AsyncPolicyRunner:
         max_obs_age: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         lead: int = 1,
+        realtime_priority: int | None = None,
     ) -> None:
         if not rate_hz > 0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
@@ -50,6 +51,11 @@ class AsyncPolicyRunner:
         self.max_obs_age = float(max_obs_age)
         self.clock = clock
         self.lead = lead
+        # With a SCHED_FIFO control loop, give this thread a (lower) real-time priority too: it holds
+        # the GIL between ORT calls, and a normal-priority holder preempted by other processes would
+        # stall the loop on the GIL (priority inversion).
+        self.realtime_priority = realtime_priority
+        self.realtime = False
         self._last_stamp: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -103,6 +109,10 @@ class AsyncPolicyRunner:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self.realtime_priority:
+            from jafm_robot.runtime.control_loop import try_realtime
+
+            self.realtime = try_realtime(self.realtime_priority)
         next_t = time.monotonic()
         while not self._stop.is_set():
             self.step()
@@ -122,6 +132,7 @@ class AsyncPolicyRunner:
             "no_observation": self.n_none,
             "bad_observation": self.n_errors,
             "last_error": self.last_error,
+            "realtime": self.realtime,
         }
         if lat.size:
             out.update(

@@ -44,14 +44,7 @@ event = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    events=st.lists(event, min_size=1, max_size=12),
-    start=in_range_target,
-    dt=st.sampled_from([0.001, 0.002, 1 / 240]),
-    with_vel=st.booleans(),
-)
-def test_every_command_is_inside_every_bound(events, start, dt, with_vel):
+def _check_event_sequence(events, start, dt, with_vel):
     f = SafetyFilter(CFG, dt, stale_after=0.2)
     f.reset(start)
     q_prev, v_prev, now = f.q.copy(), np.zeros(8), 0.0
@@ -79,9 +72,7 @@ def test_every_command_is_inside_every_bound(events, start, dt, with_vel):
                 assert f.state == "estop"
 
 
-@settings(max_examples=25, deadline=None)
-@given(start_frac=st.floats(0.0, 1.0), joint=st.integers(0, 7), upward=st.booleans(), dt=st.sampled_from([0.001, 0.002]))
-def test_running_into_a_position_limit_at_speed_brakes_in_time(start_frac, joint, upward, dt):
+def _check_run_into_limit(start_frac, joint, upward, dt):
     """Full speed toward a limit from anywhere: stop at or before it without exceeding the deceleration."""
     f = SafetyFilter(CFG, dt)
     start = CFG.home8.astype(float)
@@ -97,6 +88,47 @@ def test_running_into_a_position_limit_at_speed_brakes_in_time(start_frac, joint
         q_prev = q
     assert q_prev[joint] == pytest.approx(HIGH[joint] if upward else LOW[joint], abs=1e-9)
     assert np.all(np.abs(v_prev) < 1e-9)
+
+
+sequences = {
+    "events": st.lists(event, min_size=1, max_size=12),
+    "start": in_range_target,
+    "dt": st.sampled_from([0.001, 0.002, 1 / 240]),
+    "with_vel": st.booleans(),
+}
+limit_runs = {
+    "start_frac": st.floats(0.0, 1.0),
+    "joint": st.integers(0, 7),
+    "upward": st.booleans(),
+    "dt": st.sampled_from([0.001, 0.002]),
+}
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**sequences)
+def test_every_command_is_inside_every_bound(events, start, dt, with_vel):
+    """ANY sequence of targets (garbage, NaN, Inf, huge, jumps), e-stops and silences: all bounds hold."""
+    _check_event_sequence(events, start, dt, with_vel)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**sequences)
+def test_every_command_is_inside_every_bound_many(events, start, dt, with_vel):
+    _check_event_sequence(events, start, dt, with_vel)
+
+
+@settings(max_examples=8, deadline=None)
+@given(**limit_runs)
+def test_running_into_a_position_limit_at_speed_brakes_in_time(start_frac, joint, upward, dt):
+    _check_run_into_limit(start_frac, joint, upward, dt)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(**limit_runs)
+def test_running_into_a_position_limit_at_speed_brakes_in_time_many(start_frac, joint, upward, dt):
+    _check_run_into_limit(start_frac, joint, upward, dt)
 
 
 def test_braking_velocity_is_the_largest_that_stops_in_time():
