@@ -150,9 +150,10 @@ def test_policy_and_controller_over_dds(tmp_path: Path, graph, probe) -> None:
         time.sleep(0.8)  # > max_obs_age_s: the last good frame goes stale
         n = len(chunks)
         t = time.monotonic()
-        time.sleep(1.5)
+        time.sleep(2.0)
         assert len(chunks) - n <= 1, "policy kept publishing chunks from malformed/stale images"
-        assert _spread(arm.cmds, t + 0.8) < 1e-6, "controller did not hold without fresh chunks"
+        # the last plan ends <= 1 s after its frame and the watchdog brakes after 0.6 s without chunks
+        assert _spread(arm.cmds, t + 1.2) < 1e-6, "controller did not hold without fresh chunks"
         d = probe.wait_for(lambda: _last_diag(diags, "policy_node"), 5.0, "policy diagnostics")
         assert int(d["bad_image"]) > 0 and d["holding"] == "True"
 
