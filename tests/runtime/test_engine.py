@@ -197,3 +197,23 @@ def test_bad_observation_is_a_value_error(models, change, message):
         eng.infer({"state": np.zeros(8, np.float32), "instruction": "x"})
     with pytest.raises(ValueError, match="must be a dict"):
         eng.infer([1, 2, 3])
+
+
+def test_card_without_sha256(tmp_path):
+    p = make_dummy_policy(tmp_path / "m.onnx", kind="hold")
+    card_path(p).write_text(json.dumps({"name": "m"}))
+    with pytest.raises(ModelFileError, match="no sha256"):
+        PolicyEngine(p)
+    card_path(p).write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        PolicyEngine(p)
+
+
+def test_write_card_records_the_file(tmp_path):
+    p = make_dummy_policy(tmp_path / "m.onnx", kind="hold", card_extra={"success": {"Reach": {"en": 1.0}}})
+    card = json.loads(card_path(p).read_text())
+    assert card["file"] == "m.onnx" and card["bytes"] == p.stat().st_size and len(card["sha256"]) == 64
+    assert card["success"] == {"Reach": {"en": 1.0}}
+    assert PolicyEngine(p).card["sha256"] == card["sha256"]
+    with pytest.raises(FileNotFoundError):
+        write_card(tmp_path / "missing.onnx")
