@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jafm_robot.contract import encode_instruction
-from jafm_robot.policies.vla.configuration_vla import SIZES, VLAConfig, get_config
+from jafm_robot.policies.vla.configuration_vla import SIZES, VisionConfig, VLAConfig, get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import (
     NormStats,
@@ -47,6 +47,12 @@ def test_sizes_and_param_budget():
         get_config("tiny", image_size=20)
     cfg = get_config("small", cameras=("image",), image_size=64)
     assert VLAConfig.from_dict(cfg.to_dict()) == cfg
+    # a 4x4 patch stem: same token grid, one conv fewer at full resolution
+    patch = get_config("tiny", image_size=64, vision=VisionConfig((8, 16), 4, stem_stride=4))
+    assert patch.vision.downsample == 8
+    images, state, instr = _inputs(patch, 1)
+    assert VLAPolicy(patch)(images, state, instr).shape == (1, patch.chunk_len, 8)
+    assert VLAConfig.from_dict(patch.to_dict()) == patch
 
 
 def test_forward_shapes_and_language_conditioning():

@@ -22,6 +22,13 @@ class VisionConfig:
 
     channels: tuple[int, ...] = (16, 32, 64)
     token_grid: int = 4
+    # The first conv's stride. 4 = a 4x4 "patchify" stem: the full-resolution layer is by far the
+    # most expensive one (forward and backward), and a patch stem keeps the fine detail in channels.
+    stem_stride: int = 2
+
+    @property
+    def downsample(self) -> int:
+        return self.stem_stride * 2 ** (len(self.channels) - 1)
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,11 @@ class VLAConfig:
             raise ValueError(f"cameras must be a non-empty subset of image, wrist_image; got {self.cameras}")
         if self.chunk_len < 1 or self.n_layers < 1:
             raise ValueError("chunk_len and n_layers must be >= 1")
-        if self.image_size % (2 ** len(self.vision.channels)) or self.image_size // 2 ** len(self.vision.channels) < self.vision.token_grid:
+        ds = self.vision.downsample
+        if self.image_size % ds or (self.image_size // ds) % self.vision.token_grid:
             raise ValueError(
-                f"image_size {self.image_size} must be divisible by 2**{len(self.vision.channels)} and leave at least "
-                f"a {self.vision.token_grid}x{self.vision.token_grid} map"
+                f"image_size {self.image_size} must be divisible by the encoder's downsampling {ds} and leave a "
+                f"feature map that pools evenly to {self.vision.token_grid}x{self.vision.token_grid}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -32,12 +32,17 @@ class CameraEncoder(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
-        for c in cfg.vision.channels:
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(4, c), c), nn.ReLU()]
+        for i, c in enumerate(cfg.vision.channels):
+            if i == 0 and cfg.vision.stem_stride != 2:
+                s = cfg.vision.stem_stride
+                conv = nn.Conv2d(c_in, c, s, stride=s)
+            else:
+                conv = nn.Conv2d(c_in, c, 3, stride=2, padding=1)
+            layers += [conv, nn.GroupNorm(min(4, c), c), nn.ReLU()]
             c_in = c
         self.convs = nn.Sequential(*layers)
         self.grid = cfg.vision.token_grid
-        self.feat = cfg.image_size // 2 ** len(cfg.vision.channels)
+        self.feat = cfg.image_size // cfg.vision.downsample
         self.proj = nn.Conv2d(c_in, cfg.d_model, 1)
         self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.d_model) * 0.02)
 
