@@ -68,8 +68,8 @@ class Expert:
     """
 
     #: Cartesian speed of free moves and of slow approach/lift moves (m/s)
-    speed = 0.35
-    slow_speed = 0.12
+    speed = 0.5
+    slow_speed = 0.2
     #: EE height above the table for carrying (clears bin walls and a stacked part)
     carry_height = 0.16
     #: height above a part's top from which the gripper descends vertically
@@ -214,10 +214,11 @@ class Expert:
             w = None if width is None else w0 + (width - w0) * s
             yield from self._step_to(res.q, w)
 
-    def gripper(self, width: float, settle_steps: int = 2) -> Script:
+    def gripper(self, width: float, settle_steps: int = 2, max_rate: float | None = None) -> Script:
         """Move the fingers to ``width`` at the gripper's rate limit, then hold ``settle_steps``."""
+        rate = self._max_dw if max_rate is None else max_rate
         while abs(self.width - width) > 1e-6:
-            self.width += float(np.clip(width - self.width, -self._max_dw, self._max_dw))
+            self.width += float(np.clip(width - self.width, -rate, rate))
             yield self.action()
         for _ in range(settle_steps):
             yield self.action()
@@ -284,11 +285,13 @@ class Expert:
             yield from self.move_to(grasp_point, yaw, speed=self.slow_speed)
             if lead is not None:  # keep pace with the belt while the fingers close
                 self.phase = "close"
-                closing = self._close_tracking(grasp_point, yaw)
-                yield from closing
+                yield from self._close_tracking(grasp_point, yaw, self.grasp_width(part, yaw))
             else:
                 self.phase = "close"
-                yield from self.gripper(0.0, settle_steps=2)
+                # ramp down to just inside the part (the fingers meet it), then command closed: the
+                # force-limited finger motors squeeze with their full force from the next step on
+                yield from self.gripper(max(0.0, self.grasp_width(part, yaw) - 0.01), settle_steps=0)
+                yield from self.gripper(0.0, settle_steps=1, max_rate=1.0)
             self.phase = "lift"
             ee, _ = self.ee()
             yield from self.move_to(ee + np.array([0, 0, 0.05]), yaw, speed=self.slow_speed)
@@ -306,11 +309,14 @@ class Expert:
             ee, _ = self.ee()
             yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), yaw)
 
-    def _close_tracking(self, target: Callable[[], np.ndarray], yaw: float) -> Script:
-        while self.width > 1e-6:
-            self.width = max(0.0, self.width - self._max_dw)
+    def _close_tracking(self, target: Callable[[], np.ndarray], yaw: float, part_width: float) -> Script:
+        """Close on a moving part: same width schedule as a static grasp, hand following ``target``."""
+        inside = max(0.0, part_width - 0.01)
+        while self.width > inside + 1e-6:
+            self.width = max(inside, self.width - self._max_dw)
             res = self.ik.solve(target(), top_down_quat(yaw), self.q)
             yield from self._step_to(res.q)
+        self.width = 0.0
         for _ in range(2):
             res = self.ik.solve(target(), top_down_quat(yaw), self.q)
             yield from self._step_to(res.q)
