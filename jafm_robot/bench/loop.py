@@ -54,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gil-shield", action=argparse.BooleanOptionalAction, default=True,
         help="long GIL switch interval while the loop spins and ticks (default on; see ControlLoop)",
     )
+    parser.add_argument(
+        "--pin", action=argparse.BooleanOptionalAction, default=False,
+        help="pin the loop thread to the last CPU and the policy thread to the others (default off)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--png", type=Path, default=None, help="write a period-error histogram here")
 
@@ -76,6 +80,16 @@ def _pick_model(args: argparse.Namespace, tmp: Path) -> tuple[Path, bool, str]:
 
     path = make_dummy_policy(tmp / "bench_mlp.onnx", kind="mlp", hidden=args.hidden, layers=args.layers)
     return path, True, f"generated mlp {args.layers}x{args.hidden}"
+
+
+def _cpus(args: argparse.Namespace) -> tuple[set[int] | None, set[int] | None]:
+    """(loop CPUs, policy CPUs) for --pin: the loop gets the last usable CPU to itself."""
+    if not args.pin or not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[-1]}, set(cpus[:-1])
 
 
 def _one_condition(cfg, rate: float, seconds: float, engine, policy_rate: float, args, obs_template) -> dict:
@@ -101,6 +115,7 @@ def _one_condition(cfg, rate: float, seconds: float, engine, policy_rate: float,
         gil_switch_interval=args.switch_interval or None,
         realtime_priority=20 if args.realtime else None,
         gil_shield=args.gil_shield,
+        cpu_affinity=_cpus(args)[0],
         stats_window=n,
     )
     runner = None
@@ -113,7 +128,8 @@ def _one_condition(cfg, rate: float, seconds: float, engine, policy_rate: float,
             return time.monotonic(), obs
 
         runner = AsyncPolicyRunner(
-            engine, get_obs, loop.submit_chunk, rate_hz=policy_rate, realtime_priority=10 if args.realtime else None
+            engine, get_obs, loop.submit_chunk, rate_hz=policy_rate, realtime_priority=10 if args.realtime else None,
+            cpu_affinity=_cpus(args)[1],
         )
     loop.start()
     if runner is not None:
@@ -228,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         "inference_p99_ms": float(np.percentile(lat, 99) * 1e3),
         "gil_switch_interval_s": args.switch_interval,
         "gil_shield": bool(args.gil_shield),
+        "pinned": bool(_cpus(args)[0]),
         "realtime_requested": bool(args.realtime),
         "realtime_granted": bool(acc["empty"].get("realtime", False)),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

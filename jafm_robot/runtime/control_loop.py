@@ -80,6 +80,15 @@ def try_realtime(priority: int = 10) -> bool:
         return False
 
 
+def pin_thread(cpus: set[int]) -> bool:
+    """Pin the calling thread to ``cpus`` (Linux); False where not possible."""
+    try:
+        os.sched_setaffinity(0, cpus)
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 class _Ring:
     """Preallocated float ring buffer: recording a sample in the loop allocates nothing."""
 
@@ -121,6 +130,7 @@ class ControlLoop:
         gil_switch_interval: float | None = 2e-4,
         gil_shield: bool = True,
         freeze_gc: bool = True,
+        cpu_affinity: set[int] | None = None,
         realtime_priority: int | None = None,
         stats_window: int = 120_000,
     ) -> None:
@@ -142,6 +152,7 @@ class ControlLoop:
         self.gil_switch_interval = gil_switch_interval
         self.gil_shield = gil_shield and bool(gil_switch_interval)
         self.freeze_gc = freeze_gc
+        self.cpu_affinity = cpu_affinity
         self.realtime_priority = realtime_priority
         self._inbox: deque[ActionChunk] = deque(maxlen=8)
         self._estop_req = False
@@ -266,6 +277,8 @@ class ControlLoop:
 
     def _run(self) -> None:
         set_timer_slack()
+        if self.cpu_affinity:
+            pin_thread(self.cpu_affinity)
         if self.realtime_priority:
             self.realtime = try_realtime(self.realtime_priority)
         clock, period, margin = self.clock, self.period, self.spin_margin
@@ -300,6 +313,9 @@ class ControlLoop:
             # command timeout then stops the arm, as it would for a crashed process.
             self.error = e
             _log.exception("control loop stopped: %s", e)
+        finally:
+            if shield:  # never leave the process on the long interval
+                setswitch(short)
 
     # ------------------------------------------------------------------------------------------ stats
     def stats(self) -> dict:

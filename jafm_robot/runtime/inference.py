@@ -41,6 +41,7 @@ class AsyncPolicyRunner:
         clock: Callable[[], float] = time.monotonic,
         lead: int = 1,
         realtime_priority: int | None = None,
+        cpu_affinity: set[int] | None = None,
     ) -> None:
         if not rate_hz > 0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
@@ -56,6 +57,7 @@ class AsyncPolicyRunner:
         # stall the loop on the GIL (priority inversion).
         self.realtime_priority = realtime_priority
         self.realtime = False
+        self.cpu_affinity = cpu_affinity
         self._last_stamp: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,9 +111,11 @@ class AsyncPolicyRunner:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        if self.realtime_priority:
-            from jafm_robot.runtime.control_loop import try_realtime
+        from jafm_robot.runtime.control_loop import pin_thread, try_realtime
 
+        if self.cpu_affinity:
+            pin_thread(self.cpu_affinity)
+        if self.realtime_priority:
             self.realtime = try_realtime(self.realtime_priority)
         next_t = time.monotonic()
         while not self._stop.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -131,6 +132,7 @@ def test_threaded_loop_runs_at_about_its_rate():
         state_reads.append(1)
         return HOME.copy()
 
+    before = sys.getswitchinterval()
     loop = ControlLoop(CFG, rate_hz=500.0, read_state=read_state, send_command=sent.append)
     loop.start()
     try:
@@ -141,6 +143,7 @@ def test_threaded_loop_runs_at_about_its_rate():
         loop.stop()
     elapsed = time.monotonic() - t0
     assert not loop.running and loop.error is None
+    assert sys.getswitchinterval() == before  # the GIL settings are the process's again
     assert len(state_reads) == 1  # the measured state seeds the loop once
     assert len(sent) >= 0.3 * 500 * elapsed  # it ran (a loose bound: the CI machine is shared)
     s = loop.stats()
