@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jafm_robot.robots.config import load_robot_config
 from jafm_robot.runtime.chunks import ActionChunk
@@ -227,3 +229,53 @@ def test_policy_and_loop_run_concurrently(linear_model):
     assert ls["safety"]["counts"]["ok"] > 0
     cmds = np.array(sent)
     assert np.all(cmds >= CFG.action_low - 1e-9) and np.all(cmds <= CFG.action_high + 1e-9)
+
+
+# ------------------------------------------------------------- property: any chunk stream, bounded commands
+
+_value = st.one_of(
+    st.floats(-5, 5, allow_nan=False),
+    st.sampled_from([np.nan, np.inf, -np.inf, 1e12, -1e12, 0.0]),
+)
+_chunk = st.tuples(
+    st.floats(-0.5, 0.2),  # stamp offset from now: late, on time or from the future
+    st.sampled_from([0.02, 0.1, 0.5]),  # dt
+    st.lists(st.lists(_value, min_size=8, max_size=8), min_size=1, max_size=12),  # points
+    st.booleans(),  # relative to home (plausible) or absolute (garbage)
+)
+_event = st.one_of(
+    st.tuples(st.just("chunk"), _chunk, st.integers(1, 150)),
+    st.tuples(st.just("estop"), st.none(), st.integers(1, 30)),
+    st.tuples(st.just("reset_estop"), st.none(), st.integers(1, 30)),
+    st.tuples(st.just("hold"), st.none(), st.integers(1, 30)),
+    st.tuples(st.just("resume"), st.none(), st.integers(1, 30)),
+    st.tuples(st.just("nothing"), st.none(), st.integers(1, 200)),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(_event, min_size=1, max_size=10), rate=st.sampled_from([250.0, 500.0, 1000.0]))
+def test_any_chunk_stream_gives_commands_within_every_bound(events, rate):
+    """Garbage, NaN/Inf, huge, out-of-order and late chunks, e-stops and holds: every command is safe."""
+    sent: list[np.ndarray] = []
+    loop = ControlLoop(CFG, rate_hz=rate, send_command=sent.append, initial_state=HOME)
+    dt = 1.0 / rate
+    t = 0.0
+    for kind, arg, n in events:
+        if kind == "chunk":
+            offset, cdt, pts, relative = arg
+            pts = np.array(pts, dtype=np.float64)
+            if relative:
+                pts = HOME + 0.1 * pts
+            loop.submit_chunk(ActionChunk(t + offset, cdt, pts))
+        elif kind != "nothing":
+            getattr(loop, kind)()
+        for _ in range(n):
+            loop.step(t)
+            t += dt
+    cmds = np.array(sent)
+    assert np.all(np.isfinite(cmds))
+    assert np.all(cmds >= CFG.action_low - 1e-9) and np.all(cmds <= CFG.action_high + 1e-9)
+    v = np.diff(np.vstack([HOME[None], cmds]), axis=0) / dt
+    assert np.all(np.abs(v) <= CFG.velocity_limit8 * (1 + 1e-9) + 1e-9)
+    assert np.all(np.abs(np.diff(v, axis=0)) <= CFG.acceleration_limit8 * dt * (1 + 1e-9) + 1e-9)
