@@ -16,7 +16,6 @@ VERBS: dict[str, str] = {
     "expert": "expert",
     "record": "record",
     "train": "train",
-    "distill": "distill",
     "export": "export",
     "eval": "eval_cmd",
     "run": "run_cmd",
@@ -43,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, module in _available().items():
-        p = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        text = module.HELP.replace("%", "%%")  # argparse formats help strings with %
+        p = sub.add_parser(verb, help=text, description=text)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -1,0 +1,21 @@
+"""The ``jafm-robot`` command line: every verb and benchmark is reachable and documents itself."""
+
+import pytest
+
+from jafm_robot.cli.bench import BENCHES
+from jafm_robot.cli.main import VERBS, build_parser, main
+
+
+def test_every_verb_is_installed():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "verb")
+    missing = set(VERBS) - set(sub.choices)
+    assert not missing, f"verbs without a module: {missing}"
+
+
+@pytest.mark.parametrize("argv", [[], *[[v] for v in VERBS], *[["bench", b] for b in BENCHES]])
+def test_help_renders(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    assert "usage: jafm-robot" in capsys.readouterr().out
