@@ -175,8 +175,11 @@ class PolicyEngine:
         self._binding = None
         if self.io_binding:
             self._setup_binding(ort, "cuda" if on_gpu else "cpu")
-        for _ in range(max(0, warmup)):
-            self._run(self._zero_feeds())
+        try:
+            for _ in range(max(0, warmup)):
+                self._run(self._zero_feeds())
+        except Exception as e:  # a graph that loads but cannot run: say so at load, not mid-run
+            raise ModelFileError(f"{self.path.name}: warm-up inference on {used} failed: {e}") from e
 
     # ----------------------------------------------------------------------------------------- loading
     @staticmethod

@@ -86,9 +86,9 @@ class AsyncPolicyRunner:
         t0 = time.perf_counter()
         try:
             actions = self.engine.infer(obs)
-        except ValueError as e:
+        except Exception as e:  # bad observation (ValueError) or an ORT failure: report, keep going
             self.n_errors += 1
-            self.last_error = str(e)
+            self.last_error = f"{type(e).__name__}: {e}"
             return None
         self._latency.append(time.perf_counter() - t0)
         if len(self._latency) > 10_000:

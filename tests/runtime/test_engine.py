@@ -217,3 +217,22 @@ def test_write_card_records_the_file(tmp_path):
     assert PolicyEngine(p).card["sha256"] == card["sha256"]
     with pytest.raises(FileNotFoundError):
         write_card(tmp_path / "missing.onnx")
+
+
+def test_graph_that_loads_but_cannot_run_fails_at_load(tmp_path):
+    """Valid ONNX whose every run fails (80 values reshaped by 7): ModelFileError at load, from the warm-up."""
+    import onnx
+    from onnx import helper
+
+    p = make_dummy_policy(tmp_path / "m.onnx", kind="hold", card=False)
+    model = onnx.load(str(p))
+    g = model.graph
+    ident = next(n for n in g.node if n.op_type == "Identity")
+    g.initializer.append(onnx.numpy_helper.from_array(np.array([-1, 7], np.int64), "bad_shape"))
+    g.initializer.append(onnx.numpy_helper.from_array(np.array([-1, 10, 8], np.int64), "good_shape"))
+    g.node.remove(ident)
+    g.node.append(helper.make_node("Reshape", [ident.input[0], "bad_shape"], ["bad"]))
+    g.node.append(helper.make_node("Reshape", ["bad", "good_shape"], ["actions"]))
+    onnx.save(model, str(p))
+    with pytest.raises(ModelFileError, match="warm-up inference"):
+        PolicyEngine(p, verify=False)
