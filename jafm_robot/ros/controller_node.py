@@ -80,6 +80,7 @@ class ControllerNode(Node):
             safety=safety,
         )
         self._started = False
+        self._resync_after: float | None = None
 
         # E-stop and reset get their own group so a burst of chunks or states can never delay them.
         urgent = MutuallyExclusiveCallbackGroup()
@@ -129,6 +130,7 @@ class ControllerNode(Node):
             self.loop.start()
             self._started = True
             self.get_logger().info("first joint state: control loop started")
+        self._maybe_resync()
 
     def _on_chunk(self, msg: JointTrajectory) -> None:
         self.rates["chunk"].tick()
@@ -172,27 +174,23 @@ class ControllerNode(Node):
     def _on_resync(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Restart the loop from the *measured* pose (the world was reset under it; e-stop stays latched).
 
-        Waits (up to 1 s) for a joint state newer than the request, so the restart never uses a
-        pose from before the jump.
+        Non-blocking: the restart happens in the joint-state callback on the first state that
+        arrives after this request, so it never uses a pose from before the jump.
         """
-        asked = time.monotonic()
-        deadline = asked + 1.0
-        while time.monotonic() < deadline:
-            with self._lock:
-                fresh = self._state_t > asked
-            if fresh:
-                break
-            time.sleep(0.005)
-        else:
-            response.success, response.message = False, "no fresh joint state within 1 s"
-            return response
+        self._resync_after = time.monotonic()
+        response.success, response.message = True, "resync scheduled on the next joint state"
+        return response
+
+    def _maybe_resync(self) -> None:
+        """Joint-state callback: carry out a pending ``~/resync`` (see :meth:`_on_resync`)."""
+        if self._resync_after is None or self._state_t <= self._resync_after:
+            return
+        self._resync_after = None
         if self._started:
             self.loop.stop()
-            self.loop.start()
-        self.counts["resyncs"] = self.counts.get("resyncs", 0) + 1
-        response.success, response.message = True, "control loop restarted from the measured pose"
-        self.get_logger().info(response.message)
-        return response
+            self.loop.start()  # reset() reads the measured pose through read_state
+        self.counts["resyncs"] += 1
+        self.get_logger().info("control loop restarted from the measured pose (~/resync)")
 
     def _watch_state(self) -> None:
         """No joint state for ``state_timeout_s``: hold (the loop keeps its last command)."""

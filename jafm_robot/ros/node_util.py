@@ -11,23 +11,25 @@ from collections.abc import Callable
 from typing import Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
 from jafm_robot.ros.params import ParamError
 
 
-def run_node(factory: Callable[[], Any], argv: list[str] | None = None, threads: int = 3) -> int:
+def run_node(factory: Callable[[], Any], argv: list[str] | None = None, threads: int = 1) -> int:
     """Create the node from ``factory`` and spin it until shutdown; returns the process exit code.
 
-    A multi-threaded executor so that a slow callback (an image conversion) does not delay the
-    control timer; nodes put their callbacks in groups that say which may run together.
+    ``threads=1`` (the default) is a single-threaded executor: every node does its heavy work on its
+    own thread (inference, the control loop, physics, capture), so callbacks are short, and rclpy's
+    multi-threaded executor costs more per callback than it saves (see ``bench ros``). A node
+    whose callbacks may block passes ``threads > 1`` and puts them in callback groups.
     """
     rclpy.init(args=sys.argv if argv is None else argv)
     node = None
     code = 0
     try:
         node = factory()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
         try:
             executor.spin()

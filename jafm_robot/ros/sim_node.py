@@ -335,7 +335,7 @@ class SimNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_node(SimNode, argv)
+    return run_node(SimNode, argv, threads=2)  # ~/reset blocks until the physics thread has reset
 
 
 if __name__ == "__main__":

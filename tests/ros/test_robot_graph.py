@@ -59,6 +59,7 @@ def test_bringup_robot_graph_with_video_camera(tmp_path: Path, domain: int, prob
     try:
         probe.wait_for(lambda: len(arm_cmds) >= 200, 90.0, f"commands on {ARM_TOPIC}")
         assert not default_cmds, "commands also went to the default topic"
+        probe.wait_for(lambda: len(imgs) >= 5 and len(chunks) >= 5, 10.0, "camera frames and chunks seen by the probe")
         assert imgs[-1][1].width == 128 and imgs[-1][1].height == 128  # camera_node cropped + resized
         # chunks come from camera frames: their stamps are camera image stamps
         img_stamps = {round(stamp_to_sec(m.header.stamp), 6) for _, m in imgs}
