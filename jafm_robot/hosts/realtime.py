@@ -95,8 +95,11 @@ class RealtimeRunner:
 
         safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=0.5)
         loop = ControlLoop(self.cfg, self.loop_rate, send_command=self.sim.slots.write_command, safety=safety,
-                           initial_state=np.asarray(reset["state"], np.float64))
-        runner = AsyncPolicyRunner(self.engine, self._observation, loop.submit_chunk, rate_hz=self.policy_rate)
+                           initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
+        # the policy thread gets a real-time priority below the loop's, so that it is not starved
+        # while holding the GIL the loop needs (priority inversion); both are best effort
+        runner = AsyncPolicyRunner(self.engine, self._observation, loop.submit_chunk, rate_hz=self.policy_rate,
+                                   realtime_priority=10)
         loop.start()
         runner.start()
         t0 = time.monotonic()
