@@ -43,7 +43,8 @@ from jafm_robot.ros.conversions import (
 from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare
 
-DEFAULT_MODEL_NAMES = ("jafm_vla.onnx", "vla.onnx", "policy.onnx")
+# Same preference as ``jafm-robot demo`` (jafm_robot/cli/demo.py SHIPPED): the newest shipped policy first.
+DEFAULT_MODEL_NAMES = ("jafm_student_v1.onnx", "pick_place_v0.onnx")
 
 
 def default_model() -> Path:
