@@ -62,9 +62,12 @@ def _shipped() -> Path:
 
 
 def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
+    from jafm_robot.runtime.metadata import PolicyMetadata
     from jafm_robot.runtime.testing import make_dummy_policy
 
-    model = make_dummy_policy(tmp_path / "linear.onnx", kind="linear", seed=1)
+    # a two-camera model: policy_node must pair the scene and the wrist camera
+    meta = PolicyMetadata(cameras=["image", "wrist_image"])
+    model = make_dummy_policy(tmp_path / "linear.onnx", meta=meta, kind="linear", seed=1)
     js = probe.sub(qos.JOINT_STATES, JointState, qos.DEFAULT)
     imgs = probe.sub(qos.IMAGE, Image, qos.SENSOR)
     wrist = probe.sub(qos.WRIST_IMAGE, Image, qos.SENSOR)
@@ -91,6 +94,7 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
         assert np.all(c >= CFG.action_low - 1e-9) and np.all(c <= CFG.action_high + 1e-9)
         p = probe.wait_for(lambda: _diag(diags, "policy_node"), 10.0, "policy diagnostics")
         assert p["instruction"] == instr[-1][1].data and p["provider"] == "CPUExecutionProvider"
+        assert float(p["wrist_rate_hz"]) > 3 and int(p["chunks"]) > 5
         sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 10.0, "sim diagnostics")
         assert sd["task"] == "PickPlace" and float(sd["physics_rate_hz"]) > 100
         # the sim takes the controller's stream (without commands it holds the arm where it is)
