@@ -85,10 +85,8 @@ class BulletRobot:
                 p.changeDynamics(self.body_id, link, lateralFriction=1.5, spinningFriction=0.003,
                                  frictionAnchor=1, physicsClientId=client)
             if visual == "collision":
-                color = _DARK if link in self.finger_indices or link in (-1, 7, 8) else _WHITE
-                if link in (0, 2, 4, 6) or link == links.get("panda_hand", -9):
-                    color = _WHITE
-                p.changeVisualShape(self.body_id, link, rgbaColor=color, physicsClientId=client)
+                dark = link in self.finger_indices
+                p.changeVisualShape(self.body_id, link, rgbaColor=_DARK if dark else _WHITE, physicsClientId=client)
         self.finger_coupling: int | None = None
         if len(self.finger_indices) == 2:
             # The real gripper drives both fingers through one mechanism; without this coupling two
