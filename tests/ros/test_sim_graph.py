@@ -78,6 +78,8 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
     proc = _bringup(domain, "--model", str(model), "--seed", "3")
     try:
         probe.wait_for(lambda: len(cmds) >= 200, 90.0, "forward-position commands from the controller")
+        # every stream seen by the probe (its own discovery of each publisher may lag the nodes')
+        probe.wait_for(lambda: js and imgs and wrist and instr and success, 10.0, "sim topics at the probe")
         assert len(js[-1][1].name) == 9 and list(js[-1][1].name[:7]) == list(CFG.joint_names)
         img = image_to_numpy(imgs[-1][1], expected_size=(128, 128))
         assert img.std() > 1.0, "scene camera image is blank"
