@@ -70,7 +70,8 @@ def test_camera_node_streams_and_survives_file_replacement(tmp_path: Path, graph
     probe.wait_for(lambda: len(images) >= 20, 20.0, "20 frames (more than the file holds: loop)")
     img = image_to_numpy(images[-1][1], expected_size=(64, 64))
     assert img[..., 0].mean() > 150 and img[..., 2].mean() < 60
-    assert infos and infos[-1][1].width == 64 and infos[-1][1].k[0] > 0
+    probe.wait_for(lambda: infos, 10.0, "camera_info")
+    assert infos[-1][1].width == 64 and infos[-1][1].k[0] > 0
 
     f.unlink()  # the source drops
     n_drop = len(images)
