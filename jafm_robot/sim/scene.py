@@ -28,6 +28,9 @@ class TableSpec:
     height: float  # z of the top surface
     color: tuple[float, float, float]
     friction: float
+    # image files (relative to the scene file, else to sim/scenes/) or None = plain colour;
+    # the first is the nominal one, randomisation picks any
+    textures: tuple[Path | None, ...] = (None,)
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,24 @@ def _camera(r: _Reader) -> CameraSpec:
     )
 
 
+def _textures(t: _Reader, path: Path) -> tuple[Path | None, ...]:
+    raw = t.get("textures", [None])
+    if not isinstance(raw, list) or not raw:
+        raise t.err("textures", f"must be a non-empty list of image paths (or null = plain), got {raw!r}")
+    out: list[Path | None] = []
+    for entry in raw:
+        if entry is None:
+            out.append(None)
+            continue
+        f = Path(str(entry))
+        if not f.is_absolute():  # next to the scene file, else among the shipped scene assets
+            f = path.parent / f if (path.parent / f).is_file() else scenes_dir() / f
+        if not f.is_file():
+            raise t.err("textures", f"texture file not found: {f}")
+        out.append(f)
+    return tuple(out)
+
+
 def load_scene(name_or_path: str | Path = "factory") -> SceneConfig:
     """Load and validate a scene file; FileNotFoundError / ValueError name the file on any problem."""
     path = resolve_scene_path(name_or_path)
@@ -269,6 +290,7 @@ def load_scene(name_or_path: str | Path = "factory") -> SceneConfig:
         height=t.num("height", 0.0),
         color=t.color("color", (0.55, 0.5, 0.45)),
         friction=t.num("friction", 0.8, 0, 5),
+        textures=_textures(t, path),
     )
 
     parts_r = r.sub("parts")

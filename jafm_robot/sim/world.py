@@ -16,6 +16,7 @@ dragged harder, and a stopped belt (speed 0) acts as ordinary friction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pybullet as p
@@ -134,6 +135,7 @@ class Appearance:
     scene_target: np.ndarray
     table_color: np.ndarray
     friction_scale: float
+    table_texture: Path | None = None
 
 
 def _shade(rgb: tuple[float, float, float], rng: np.random.Generator | None, amount: float) -> tuple[float, ...]:
@@ -171,6 +173,7 @@ class WorkCell:
         table = np.asarray(s.table.color, dtype=np.float64)
         fscale = 1.0
         lcolor = np.asarray(s.lighting.color, dtype=np.float64)
+        texture = s.table.textures[0]
         if self.randomize:
             g = self.rng
             light = light + g.uniform(-r.light_direction, r.light_direction, 3)
@@ -180,7 +183,8 @@ class WorkCell:
             target = target + g.uniform(-r.camera_target, r.camera_target, 3)
             table = np.clip(table + g.uniform(-r.table_color, r.table_color, 3), 0, 1)
             fscale = float(g.uniform(*r.friction))
-        return Appearance(light, lcolor, eye, target, table, fscale)
+            texture = s.table.textures[int(g.integers(len(s.table.textures)))]
+        return Appearance(light, lcolor, eye, target, table, fscale, texture)
 
     # -- building ----------------------------------------------------------------------------
     def _box(self, half: tuple[float, float, float], pos: tuple[float, float, float], rgba: tuple[float, ...],
@@ -205,8 +209,14 @@ class WorkCell:
         ped_top = 0.0  # the robot base sits on the pedestal top (world frame = robot base frame)
         ph = (ped_top - s.floor_z) / 2
         self.pedestal_id = self._box((*s.pedestal_half_extents, ph), (0.0, 0.0, ped_top - ph), (*s.pedestal_color, 1.0))
+        tex = self.appearance.table_texture
+        # a textured top is tinted only slightly (the texture carries the colour)
+        tint = np.clip(self.appearance.table_color - np.asarray(t.color) + 0.9, 0, 1) if tex else self.appearance.table_color
         self.table_id = self._box(t.half_extents, (t.center[0], t.center[1], top - t.half_extents[2]),
-                                  (*self.appearance.table_color.tolist(), 1.0), friction=t.friction)
+                                  (*tint.tolist(), 1.0), friction=t.friction)
+        if tex is not None:
+            tid = p.loadTexture(str(tex), physicsClientId=c)
+            p.changeVisualShape(self.table_id, -1, textureUniqueId=tid, physicsClientId=c)
         for b in s.bins:
             self.bins[b.name] = self._build_bin(b)
         if s.conveyor is not None:

@@ -24,6 +24,7 @@ def test_randomize_false_gives_the_nominal_cell(make_env) -> None:
         a, fr = _appearance(u)
         assert np.allclose(a.light_direction, sc.lighting.direction)
         assert np.allclose(a.scene_eye, sc.scene_camera.eye) and np.allclose(a.table_color, sc.table.color)
+        assert a.table_texture == sc.table.textures[0]
         assert all(abs(f - sc.parts.friction) < 1e-9 for f in fr.values())
         for q in u.world.parts:
             assert np.allclose(q.rgba[:3], sc.parts.colors[q.color])  # the nominal shade
@@ -40,7 +41,7 @@ def test_randomize_true_varies_everything_within_bounds(make_env) -> None:
     u = env.unwrapped
     sc = load_scene("factory")
     r = sc.randomization
-    lights, eyes, tables, frictions, counts = [], [], [], [], set()
+    lights, eyes, tables, frictions, counts, textures = [], [], [], [], set(), set()
     for seed in range(6):
         env.reset(seed=seed)
         a, fr = _appearance(u)
@@ -49,6 +50,8 @@ def test_randomize_true_varies_everything_within_bounds(make_env) -> None:
         tables.append(a.table_color)
         frictions.extend(fr.values())
         counts.add(len(u.world.parts))
+        textures.add(a.table_texture)
+        assert a.table_texture in sc.table.textures
         assert np.all(np.abs(a.scene_eye - sc.scene_camera.eye) <= r.camera_position + 1e-9)
         assert np.all(np.abs(a.table_color - sc.table.color) <= r.table_color + 1e-9)
         for q in u.world.parts:  # a shade of the same named colour: nearest nominal colour is its own
@@ -63,6 +66,7 @@ def test_randomize_true_varies_everything_within_bounds(make_env) -> None:
     assert len(set(np.round(frictions, 6))) > 3
     assert all(lo * sc.parts.friction - 1e-9 <= f <= hi * sc.parts.friction + 1e-9 for f in frictions)
     assert len(counts) > 1  # the number of distractors varies
+    assert len(textures) > 1  # plain and textured table tops
 
 
 def test_parts_start_apart_and_at_rest(make_env) -> None:

@@ -64,6 +64,7 @@ def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:
         (lambda d: d.update(conveyor={"start": [0.5, 0.0], "end": [0.5, 0.05]}), "conveyor.end"),
         (lambda d: d["robot"].update(visual="fancy"), "robot.visual"),
         (lambda d: d["cameras"].pop("scene"), "cameras.scene"),
+        (lambda d: d["table"].update(textures=["textures/none_such.png"]), "table.textures"),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path: Path, mutate, key: str) -> None:
