@@ -135,6 +135,8 @@ class RobotTaskEnv(gym.Env):
 
     # -- gymnasium API -----------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if self._closed:
+            raise RuntimeError("this env is closed (its PyBullet client is gone); make a new one")
         super().reset(seed=seed)
         options = dict(options or {})
         unknown = set(options) - {"language", "instruction"}
