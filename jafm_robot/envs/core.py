@@ -53,6 +53,8 @@ class RobotTaskEnv(gym.Env):
             because ``gymnasium.make`` applies its own ``TimeLimit`` (see ``registration``).
         robot: robot config name or path (``sim/robots/<robot>.yaml``); ``None`` = the scene's.
         language: default instruction language when ``reset`` gets no ``language`` option.
+        robot_visual: ``"collision"`` (low-poly arm, fast) or ``"full"`` (the URDF's detailed
+            meshes, ~9x slower to render: nicer demo videos); ``None`` = the scene's choice.
 
     Actions: out-of-range values are clipped to the joint / gripper limits; an action holding any
     NaN or Inf is ignored as a whole and the previous target is held (a corrupt action point must
@@ -75,6 +77,7 @@ class RobotTaskEnv(gym.Env):
         render_size: int = 256,
         action_dt: float = DEFAULT_ACTION_DT,
         internal_time_limit: bool = True,
+        robot_visual: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(task, str):
@@ -92,6 +95,9 @@ class RobotTaskEnv(gym.Env):
         self.task: Task = task_cls()
         self.scene_config: SceneConfig = load_scene(scene or task_cls.default_scene)
         self.robot_config: RobotConfig = load_robot_config(robot or self.scene_config.robot)
+        self.robot_visual = self.scene_config.robot_visual if robot_visual is None else robot_visual
+        if self.robot_visual not in ("collision", "full"):
+            raise ValueError(f"robot_visual must be 'collision' or 'full', got {robot_visual!r}")
         self.image_size = int(image_size)
         self.render_size = int(render_size)
         self.randomize = bool(randomize)
@@ -259,7 +265,7 @@ class RobotTaskEnv(gym.Env):
         p.setTimeStep(self.sim_dt, physicsClientId=c)
         p.setPhysicsEngineParameter(numSolverIterations=sc.solver_iterations, deterministicOverlappingPairs=1,
                                     physicsClientId=c)
-        self.robot = BulletRobot(c, self.robot_config, visual=sc.robot_visual)
+        self.robot = BulletRobot(c, self.robot_config, visual=self.robot_visual)
         self.world = WorkCell(c, sc, rng, self.randomize)
         self.task.bind(self.world, self.robot)
         self.task.build(rng, self.randomize)

@@ -19,7 +19,8 @@ def test_bench_sim_writes_the_json_keys(tmp_path: Path) -> None:
                "--tasks", "PickPlace,ConveyorPick"])
     assert rc == 0
     res = json.loads(out.read_text())
-    for key in ("ours_steps_per_s", "panda_gym_steps_per_s", "ratio", "per_task", "vector_async_2_steps_per_s"):
+    for key in ("ours_steps_per_s", "panda_gym_steps_per_s", "ratio", "per_task", "vector_async_2_steps_per_s",
+                "ours_full_visual_steps_per_s", "ratio_full_visual"):
         assert key in res
     assert res["ours_steps_per_s"] > 0 and res["panda_gym_steps_per_s"] > 0
     assert res["ratio"] == pytest.approx(res["ours_steps_per_s"] / res["panda_gym_steps_per_s"])

@@ -71,6 +71,27 @@ def test_bad_visual_option_is_an_error() -> None:
         p.disconnect(c)
 
 
+def test_full_and_low_poly_arms_have_the_same_physics() -> None:
+    """The render-speed choice (robot_visual) must not change dynamics: same trajectory."""
+    from jafm_robot.envs.core import RobotTaskEnv
+
+    states = []
+    for visual in ("collision", "full"):
+        env = RobotTaskEnv("Reach", image_size=32, robot_visual=visual)
+        try:
+            env.reset(seed=4)
+            t = env.robot_config.home8.copy()
+            t[1] += 0.3
+            for _ in range(3):
+                obs, *_ = env.step(t)
+            states.append(obs["state"])
+        finally:
+            env.close()
+    assert np.array_equal(states[0], states[1])
+    with pytest.raises(ValueError, match="robot_visual"):
+        RobotTaskEnv("Reach", robot_visual="shiny")
+
+
 def test_light_modules_do_not_import_pybullet() -> None:
     """Registration, scenes, instructions and tasks stay importable without PyBullet's cost."""
     code = (
