@@ -45,3 +45,16 @@ def launch_dir() -> Path:
 
 def models_dir() -> Path:
     return share_dir() / "models"
+
+
+# The shipped policies, newest first: ``demo``, ``policy_node`` and the ROS tests take the first present.
+SHIPPED_MODELS = ("jafm_student_v1.onnx", "pick_place_v0.onnx")
+
+
+def shipped_policy() -> Path | None:
+    """The newest shipped policy under ``models/``, or None on a checkout that has none yet."""
+    for name in SHIPPED_MODELS:
+        path = models_dir() / name
+        if path.is_file():
+            return path
+    return None

@@ -14,21 +14,9 @@ from pathlib import Path
 
 from jafm_robot.cli.common import parse_languages, progress, write_json
 from jafm_robot.contract import TASKS
-from jafm_robot.paths import models_dir
+from jafm_robot.paths import shipped_policy
 
 HELP = "the main job: the shipped policy does pick-and-place (en + ja) in the factory scene; table + video"
-
-# newest first: the demo takes the best policy that ships
-SHIPPED = ("jafm_student_v1.onnx", "pick_place_v0.onnx")
-
-
-def shipped_policy() -> Path | None:
-    for name in SHIPPED:
-        p = models_dir() / name
-        if p.is_file():
-            return p
-    return None
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default=None, help="ONNX policy (default: the newest shipped one in models/)")

@@ -28,7 +28,7 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from jafm_robot.contract import detect_language
-from jafm_robot.paths import models_dir
+from jafm_robot.paths import models_dir, shipped_policy
 from jafm_robot.robots.config import load_robot_config
 from jafm_robot.ros import diagnostics as diag
 from jafm_robot.ros import qos
@@ -43,16 +43,13 @@ from jafm_robot.ros.conversions import (
 from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare
 
-# Same preference as ``jafm-robot demo`` (jafm_robot/cli/demo.py SHIPPED): the newest shipped policy first.
-DEFAULT_MODEL_NAMES = ("jafm_student_v1.onnx", "pick_place_v0.onnx")
-
 
 def default_model() -> Path:
     """The shipped policy: a well-known name under ``models/`` if present, else the only ONNX file there."""
     d = models_dir()
-    for name in DEFAULT_MODEL_NAMES:
-        if (d / name).is_file():
-            return d / name
+    shipped = shipped_policy()
+    if shipped is not None:
+        return shipped
     found = sorted(d.glob("*.onnx")) if d.is_dir() else []
     if len(found) == 1:
         return found[0]
