@@ -336,8 +336,7 @@ def load_teacher(spec: str, *, chunk_len: int = DEFAULT_CHUNK_LEN, device: str =
             if isinstance(obj, BaseTeacher):
                 obj.chunk_len = int(chunk_len)
                 return obj
-            fn = obj.label
-            return CallableTeacher(lambda o, e=None: fn(o, e), chunk_len=chunk_len, name=spec)
+            return CallableTeacher(obj.label, chunk_len=chunk_len, name=spec)
         if not callable(obj):
             raise ValueError(f"teacher {spec!r} is a {type(obj).__name__}, not a callable obs -> action chunk")
         return CallableTeacher(obj, chunk_len=chunk_len, name=spec)
