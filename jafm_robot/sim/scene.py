@@ -86,6 +86,8 @@ class PartsSpec:
     min_separation: float
     slots: tuple[tuple[float, float], ...]  # nominal positions used when randomize=False
     distractors: tuple[int, int]  # (min, max) distractors; randomize=False uses min
+    rolling_friction: float = 0.002
+    spinning_friction: float = 0.002
 
 
 @dataclass(frozen=True)
@@ -336,6 +338,8 @@ def load_scene(name_or_path: str | Path = "factory") -> SceneConfig:
         min_separation=parts_r.num("min_separation", 0.07, 0, 1),
         slots=slots,
         distractors=(int(dmin), int(dmax)),
+        rolling_friction=parts_r.num("rolling_friction", 0.002, 0, 0.1),
+        spinning_friction=parts_r.num("spinning_friction", 0.002, 0, 0.1),
     )
 
     bins = []

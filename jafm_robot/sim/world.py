@@ -304,8 +304,11 @@ class WorkCell:
         body = p.createMultiBody(spec.mass, col, vis, basePosition=(float(xy[0]), float(xy[1]), zz),
                                  baseOrientation=p.getQuaternionFromEuler((0, 0, yaw)), physicsClientId=c)
         fr = self.scene.parts.friction * self.appearance.friction_scale
-        p.changeDynamics(body, -1, lateralFriction=fr, spinningFriction=0.001, rollingFriction=0.0001,
-                         linearDamping=0.04, angularDamping=0.04, physicsClientId=c)
+        # Rolling/spinning resistance matters: without it Bullet lets a cylinder that lands slightly
+        # tilted wobble on its rim indefinitely (never "resting"); real parts settle in a moment.
+        p.changeDynamics(body, -1, lateralFriction=fr, spinningFriction=self.scene.parts.spinning_friction,
+                         rollingFriction=self.scene.parts.rolling_friction, linearDamping=0.04,
+                         angularDamping=0.04, physicsClientId=c)
         part = Part(name, shape, color, body, spec.size, rgba, spec.mass, spec.half_height)  # type: ignore[arg-type]
         self.parts.append(part)
         self._masses[body] = spec.mass
