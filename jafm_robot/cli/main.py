@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "expert": "expert",
     "record": "record",
     "train": "train",
+    "distill": "distill",
     "export": "export",
     "eval": "eval_cmd",
     "run": "run_cmd",
