@@ -77,6 +77,8 @@ class Expert:
     #: fraction of the joint velocity limit one step may use
     velocity_fraction = 0.8
     max_grasp_attempts = 3
+    #: opening beyond the part's width on approach (room for a few mm of misalignment)
+    open_margin = 0.03
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -99,8 +101,12 @@ class Expert:
         self._world = self.world
         self.ik = _solver_for(self.robot)
         self.cfg = self.robot.cfg
-        st = np.asarray(self.robot.state(), dtype=np.float64)
-        self.q = st[:7].copy()
+        # Continue from the motor target the env last applied (where the arm is heading), so an
+        # expert started mid-episode (a DAgger teacher labelling a student's state) emits a
+        # continuous action stream and keeps squeezing a part the fingers hold.
+        tgt = getattr(self.u, "target", None)
+        st = np.asarray(tgt if tgt is not None else self.robot.state(), dtype=np.float64)
+        self.q = np.clip(st[:7].copy(), self.ik.lower, self.ik.upper)
         self.width = float(st[7])
         self.steps = 0
         self.attempts = 0
@@ -141,21 +147,67 @@ class Expert:
         pos, orn = p.getBasePositionAndOrientation(part.body_id, physicsClientId=self.u.client)
         return np.asarray(pos), np.asarray(orn)
 
-    def grasp_yaw(self, part: Any) -> float:
-        """Gripper yaw closing across the part's narrowest horizontal side, chosen among the
-        symmetric equivalents to be closest to the hand's current yaw (keeps joint 7 in range and
-        the wrist from spinning)."""
+    def grasp_yaw_candidates(self, part: Any) -> list[float]:
+        """Gripper yaws that close across a narrow side of the part, one per distinct finger
+        axis (a parallel gripper is symmetric under 180 deg), each wrapped closest to the hand's
+        current yaw so joint 7 turns as little as possible."""
         _, orn = self.pose(part)
         yaw = part_yaw(orn)
         ref = float(np.clip(self.ee_yaw_unwrapped(), -1.6, 1.6))
         if part.shape == "cylinder":
-            return ref
-        sx, sy = float(part.size[0]), float(part.size[1])
-        if abs(sx - sy) < 1e-4:
-            return wrap_yaw_symmetric(yaw, np.pi / 2, ref)
-        # fingers open along the hand's y axis, which is world y at gripper yaw 0
-        g = yaw + np.pi / 2 if sx < sy else yaw
-        return wrap_yaw_symmetric(g, np.pi, ref)
+            axes = [ref + k * np.pi / 4 for k in (0, 2, 1, 3)]
+        else:
+            sx, sy = float(part.size[0]), float(part.size[1])
+            # fingers open along the hand's y axis, which is world y at gripper yaw 0
+            if abs(sx - sy) < 1e-4:
+                axes = [yaw, yaw + np.pi / 2]
+            else:
+                axes = [yaw + np.pi / 2 if sx < sy else yaw]
+        return [wrap_yaw_symmetric(a, np.pi, ref) for a in axes]
+
+    def finger_clearance(self, part: Any, yaw: float, open_w: float, grasp_z: float) -> int:
+        """How many of the probe rays where the open fingers will descend hit something other
+        than the part (a neighbour part, a bin wall). Rays run downwards from just above the
+        tallest obstacle to the fingertips, so the arm itself (hovering higher) is never hit."""
+        c, _ = self.pose(part)
+        a = np.array([np.sin(yaw), -np.cos(yaw), 0.0])  # finger axis (hand y)
+        b = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+        z_top, z_tip = grasp_z + 0.075, grasp_z - 0.013
+        starts, ends = [], []
+        for side in (-1.0, 1.0):
+            for out in (0.004, 0.014):
+                for lat in (-0.011, 0.0, 0.011):
+                    xy = c + a * side * (open_w / 2 + out) + b * lat
+                    starts.append([xy[0], xy[1], z_top])
+                    ends.append([xy[0], xy[1], z_tip])
+        hits = p.rayTestBatch(starts, ends, physicsClientId=self.u.client)
+        return sum(1 for h in hits if h[0] >= 0 and h[0] != part.body_id)
+
+    def grasp_yaw(self, part: Any, open_w: float | None = None, grasp_z: float | None = None) -> float:
+        """The candidate yaw whose fingers descend through the most free space (ties: the one
+        closest to the hand's current yaw)."""
+        cands = self.grasp_yaw_candidates(part)
+        if len(cands) == 1 or open_w is None or grasp_z is None:
+            return cands[0]
+        ref = self.ee_yaw_unwrapped()
+        scores = [(self.finger_clearance(part, y, open_w, grasp_z), abs(y - ref), i) for i, y in enumerate(cands)]
+        return cands[min(scores)[2]]
+
+    def yaw_follower(self, part: Any, yaw: float, lead_t: float = 0.0) -> Callable[[], float]:
+        """A yaw goal that turns with the part (parts on a belt spin slowly as they ride), so
+        the fingers meet the faces they were aimed at."""
+        _, orn = self.pose(part)
+        yaw_part0 = part_yaw(orn)
+
+        def goal() -> float:
+            _, o = self.pose(part)
+            _, ang = p.getBaseVelocity(part.body_id, physicsClientId=self.u.client)
+            d = part_yaw(o) + float(ang[2]) * lead_t - yaw_part0
+            return yaw + float((d + np.pi) % (2 * np.pi) - np.pi)
+
+        if part.shape == "cylinder":
+            return lambda: yaw
+        return goal
 
     def ee_yaw_unwrapped(self) -> float:
         _, quat = self.ee()
@@ -186,19 +238,24 @@ class Expert:
     def move_to(
         self,
         pos: np.ndarray | Callable[[], np.ndarray],
-        yaw: float,
+        yaw: float | Callable[[], float],
         speed: float | None = None,
         width: float | None = None,
     ) -> Script:
         """Straight Cartesian line to ``pos`` (top-down gripper at ``yaw``) on a min-jerk profile.
 
-        ``pos`` may be a callable returning the *current* goal; the line then bends towards a
-        moving target each step (conveyor tracking).
+        ``pos`` and ``yaw`` may be callables returning the *current* goal; the line then bends
+        towards a moving (or turning) target each step (conveyor tracking).
         """
         speed = self.speed if speed is None else speed
         start, _ = self.ee()
         yaw0 = self.ee_yaw_unwrapped()
-        dyaw = float((yaw - yaw0 + np.pi) % (2 * np.pi) - np.pi)
+
+        def yaw_delta() -> float:
+            y = yaw() if callable(yaw) else yaw
+            return float((y - yaw0 + np.pi) % (2 * np.pi) - np.pi)
+
+        dyaw = yaw_delta()
         goal = np.asarray(pos() if callable(pos) else pos, dtype=np.float64)
         dist = float(np.linalg.norm(goal - start))
         # min-jerk peak speed is 1.875x the mean: size the duration so the peak stays at `speed`
@@ -209,6 +266,8 @@ class Expert:
             s = s * s * s * (10 - 15 * s + 6 * s * s)
             if callable(pos):
                 goal = np.asarray(pos(), dtype=np.float64)
+            if callable(yaw):
+                dyaw = yaw_delta()
             target = start + (goal - start) * s
             res = self.ik.solve(target, top_down_quat(yaw0 + dyaw * s), self.q)
             w = None if width is None else w0 + (width - w0) * s
@@ -254,6 +313,10 @@ class Expert:
         it. On return ``self.grasped`` tells whether the part is in the hand.
         """
         self.grasped = False
+        if self.holding(part):  # started mid-task with the part already in the hand
+            self.width = 0.0
+            self.grasped = True
+            return
         for _attempt in range(self.max_grasp_attempts):
             self.attempts += 1
             self.phase = "approach"
@@ -261,18 +324,22 @@ class Expert:
             def where(t: float = 0.0) -> np.ndarray:
                 return lead(t) if lead is not None else self.pose(part)[0]
 
-            yaw = self.grasp_yaw(part)
-            open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, yaw) + 0.035)
+            # lift first if we are low (never drag across the table); from up there the probe
+            # rays of grasp_yaw cannot hit the arm itself
+            ee, _ = self.ee()
+            if ee[2] < self.table_z + self.carry_height - 0.03:
+                yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
+            cands = self.grasp_yaw_candidates(part)
+            open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
+            grasp_z = max(float(where()[2]), self.table_z + 0.015)
+            yaw0 = self.grasp_yaw(part, open_w, grasp_z)
+            yaw = self.yaw_follower(part, yaw0, lead_t=2 * self.dt)
             top = float(where()[2]) + float(part.half_height)
 
             def above(top: float = top) -> np.ndarray:
                 c = where(self.dt * 2)
                 return np.array([c[0], c[1], max(top + self.approach_height, self.table_z + 0.08)])
 
-            # lift first if we are low (never drag across the table), then fly over the part
-            ee, _ = self.ee()
-            if ee[2] < self.table_z + self.carry_height - 0.03:
-                yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
             yield from self.move_to(above, yaw, width=open_w)
             yield from self.gripper(open_w, settle_steps=0)
             self.phase = "descend"
@@ -285,20 +352,21 @@ class Expert:
             yield from self.move_to(grasp_point, yaw, speed=self.slow_speed)
             if lead is not None:  # keep pace with the belt while the fingers close
                 self.phase = "close"
-                yield from self._close_tracking(grasp_point, yaw, self.grasp_width(part, yaw))
+                yield from self._close_tracking(grasp_point, yaw, self.grasp_width(part, yaw0))
             else:
                 self.phase = "close"
                 # ramp down to just inside the part (the fingers meet it), then command closed: the
                 # force-limited finger motors squeeze with their full force from the next step on
-                yield from self.gripper(max(0.0, self.grasp_width(part, yaw) - 0.01), settle_steps=0)
+                yield from self.gripper(max(0.0, self.grasp_width(part, yaw0) - 0.01), settle_steps=0)
                 yield from self.gripper(0.0, settle_steps=1, max_rate=1.0)
             self.phase = "lift"
             ee, _ = self.ee()
-            yield from self.move_to(ee + np.array([0, 0, 0.05]), yaw, speed=self.slow_speed)
+            held_yaw = self.ee_yaw_unwrapped()  # from here on the part turns with the hand: fixed yaw
+            yield from self.move_to(ee + np.array([0, 0, 0.05]), held_yaw, speed=self.slow_speed)
             if self.holding(part):
                 ee, _ = self.ee()
                 yield from self.move_to(
-                    np.array([ee[0], ee[1], self.table_z + self.carry_height]), yaw, speed=self.speed
+                    np.array([ee[0], ee[1], self.table_z + self.carry_height]), held_yaw, speed=self.speed
                 )
                 if self.holding(part):
                     self.grasped = True
@@ -307,18 +375,24 @@ class Expert:
             self.phase = "retry"
             yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=1)
             ee, _ = self.ee()
-            yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), yaw)
+            yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), held_yaw)
 
-    def _close_tracking(self, target: Callable[[], np.ndarray], yaw: float, part_width: float) -> Script:
-        """Close on a moving part: same width schedule as a static grasp, hand following ``target``."""
+    def _close_tracking(
+        self, target: Callable[[], np.ndarray], yaw: Callable[[], float], part_width: float
+    ) -> Script:
+        """Close on a moving part: same width schedule as a static grasp, the hand following
+        ``target`` and, until the fingers reach the part, its yaw."""
         inside = max(0.0, part_width - 0.01)
+        y = yaw()
         while self.width > inside + 1e-6:
+            if self.width > part_width:
+                y = yaw()
             self.width = max(inside, self.width - self._max_dw)
-            res = self.ik.solve(target(), top_down_quat(yaw), self.q)
+            res = self.ik.solve(target(), top_down_quat(y), self.q)
             yield from self._step_to(res.q)
         self.width = 0.0
         for _ in range(2):
-            res = self.ik.solve(target(), top_down_quat(yaw), self.q)
+            res = self.ik.solve(target(), top_down_quat(y), self.q)
             yield from self._step_to(res.q)
 
     def place(self, part: Any, xy: np.ndarray, surface_z: float, release_clearance: float = 0.01) -> Script:
@@ -333,6 +407,9 @@ class Expert:
         offset[2] = 0.0 if np.linalg.norm(offset[:2]) > 0.03 else offset[2]
         carry_z = max(self.table_z + self.carry_height, surface_z + 2 * part.half_height + 0.08)
         goal_xy = np.asarray(xy[:2], dtype=np.float64) - offset[:2]
+        here, _ = self.ee()
+        if here[2] < carry_z - 0.05:  # held but low (e.g. started mid-task): go up before across
+            yield from self.move_to(np.array([here[0], here[1], carry_z]), yaw, speed=self.slow_speed)
         yield from self.move_to(np.array([goal_xy[0], goal_xy[1], carry_z]), yaw)
         self.phase = "lower"
         bottom_to_ee = float(part.half_height) - float(offset[2])

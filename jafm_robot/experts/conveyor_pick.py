@@ -36,6 +36,8 @@ class ConveyorPickExpert(Expert):
             return pos + velocity() * t
 
         for _ in range(self.max_grasp_attempts):
+            if self.task.is_success():  # already done (an expert started mid-episode)
+                return
             # wait above the belt until the part is (about to be) within reach
             self.phase = "wait"
             while not self._reachable(lead(1.5)):

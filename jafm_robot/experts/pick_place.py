@@ -11,6 +11,8 @@ class PickPlaceExpert(Expert):
         part = self.world.part(goal["part"])
         b = self.world.bins[goal["bin"]]
         for _ in range(self.max_grasp_attempts):
+            if self.task.is_success():  # already done (an expert started mid-episode)
+                return
             yield from self.pick(part)
             if not self.grasped:
                 return

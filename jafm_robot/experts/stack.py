@@ -11,6 +11,8 @@ class StackExpert(Expert):
         top = self.world.part(goal["top"])
         base = self.world.part(goal["base"])
         for _ in range(self.max_grasp_attempts):
+            if self.task.is_success():  # already done (an expert started mid-episode)
+                return
             yield from self.pick(top)
             if not self.grasped:
                 return

@@ -237,3 +237,34 @@ def test_expert_success_rate_over_50_episodes(task: str) -> None:
     s = summarize(rs, task=task)
     need = 0.92 if task == "Sort" else 0.96
     assert s["success_rate"] >= need, s["failed_seeds"]
+
+
+def test_fresh_expert_started_mid_carry_finishes_the_task() -> None:
+    """A DAgger teacher starts a new expert from a student's state: with the part already in the
+    hand it must keep squeezing and carry on to the bin, not open and re-approach."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        first = make_expert(env)
+        env.reset(seed=2)
+        first.reset()
+        for _ in range(env.spec.max_episode_steps):
+            env.step(first.act())
+            if first.phase == "carry":
+                break
+        assert first.phase == "carry"
+        part = u.world.part(u.task.goal["part"])
+        second = make_expert(env)
+        second.reset()
+        a = second.act()
+        assert a[7] == 0.0  # still squeezing
+        env.step(a)
+        for _ in range(env.spec.max_episode_steps):
+            _, _, term, _, _ = env.step(second.act())
+            if term:
+                break
+            assert second.attempts == 0  # never re-grasped
+        assert u.task.is_success()
+        assert u.world.in_bin(part, u.task.goal["bin"])
+    finally:
+        env.close()
