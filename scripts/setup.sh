@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Set up jafm_robot on a fresh machine: a virtual environment at .venv with everything the demo,
 # the tests and training need. Idempotent: re-running it only installs what is missing.
-#   bash scripts/setup.sh          # runtime + training + ROS 2 (PyPI wheels) + test tools
-#   bash scripts/setup.sh --bench  # also panda-gym, the baseline of `jafm-robot bench sim`
+#   bash scripts/setup.sh   # runtime + training + ROS 2 (PyPI wheels) + test tools + bench baselines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -15,7 +14,6 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: 2.13.0 is the CPU build this machine provides; an unpinned torch would
 # pull gigabytes of CUDA wheels.
 python -m pip install -q "torch==2.13.0"
-extras="train,ros,dev"
-if [ "${1:-}" = "--bench" ]; then extras="$extras,bench"; fi
-python -m pip install -q -e ".[${extras}]"
+# bench = panda-gym, the baseline that `jafm-robot bench sim` measures against in the same run
+python -m pip install -q -e ".[train,ros,dev,bench]"
 echo "jafm_robot set up in .venv ($(python --version)); run: .venv/bin/jafm-robot --help"
