@@ -425,6 +425,25 @@ class Expert:
         yield from self.move_to(np.array([ee[0], ee[1], carry_z]), yaw, speed=self.speed)
 
     def place_in_bin(self, part: Any, bin_: Any) -> Script:
-        """Lower the held part into the bin's centre and let go a little above its floor."""
+        """Lower the held part into the bin and let go a little above its floor, at the spot
+        farthest from parts already lying in the bin (Sort drops up to three parts into one bin;
+        landing on the pile tips the part over the wall)."""
         floor = float(bin_.position[2]) - float(bin_.half_extents[2])
-        yield from self.place(part, np.asarray(bin_.position[:2]), floor, release_clearance=0.015)
+        yield from self.place(part, self.free_spot_in_bin(part, bin_), floor, release_clearance=0.015)
+
+    def free_spot_in_bin(self, part: Any, bin_: Any) -> np.ndarray:
+        centre = np.asarray(bin_.position[:2], dtype=np.float64)
+        others = []
+        for q in self.world.parts:
+            if q.body_id == part.body_id:
+                continue
+            pos, _ = self.pose(q)
+            if bin_.contains(pos):
+                others.append(pos[:2])
+        if not others:
+            return centre
+        half = float(np.max(part.size[:2])) / 2
+        room = max(0.0, float(np.min(bin_.half_extents[:2])) - half - 0.008)
+        cands = [centre] + [centre + room * np.array([sx, sy]) for sx in (-1, 1) for sy in (-1, 1)]
+        cands += [centre + room * np.array(d) for d in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+        return max(cands, key=lambda c: min(float(np.linalg.norm(c - o)) for o in others))
