@@ -264,10 +264,8 @@ class DistillRun:
         self.log: dict[str, Any] = {}
         self.teacher = load_teacher(cfg.teacher, chunk_len=cfg.chunk_len, device=cfg.device)
         self.splits = {(t, lang): split_phrasings(t, lang, cfg.holdout_phrasings) for t, lang in product(cfg.tasks, cfg.languages)}
-        from jafm_robot.distill.foundation import register
         from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
 
-        register()
         if cfg.student_config not in SIZES:
             raise ValueError(f"unknown student size {cfg.student_config!r}; choose one of {', '.join(SIZES)}")
         overrides: dict[str, Any] = {"chunk_len": cfg.chunk_len, "image_size": cfg.image_size}

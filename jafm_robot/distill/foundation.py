@@ -6,8 +6,8 @@ batch-1 latency. It is the same network family as the student (same inputs, same
 normalisation inside), so ``jafm-robot train`` trains it, ``jafm-robot export`` exports it and
 ``jafm-robot distill --teacher teacher.pt|teacher.onnx`` uses it with no extra code.
 
-Until ``configuration_vla.SIZES`` lists ``foundation`` itself, train it through this module, which
-registers the size and then runs the unchanged ``train`` verb::
+``configuration_vla.SIZES`` lists it, so ``jafm-robot train --config foundation`` trains it; this
+module is the same ``train`` verb with ``foundation`` as the default size::
 
     python -m jafm_robot.distill.foundation --dataset data/multitask --out runs/foundation --steps 200000
     # multi-GPU: python -m torch.distributed.run --nproc_per_node 8 -m jafm_robot.distill.foundation ...
@@ -19,27 +19,13 @@ from __future__ import annotations
 
 import sys
 
-from jafm_robot.policies.vla.configuration_vla import SIZES, VisionConfig, VLAConfig
+from jafm_robot.policies.vla.configuration_vla import SIZES
 
-FOUNDATION = VLAConfig(
-    name="foundation",
-    d_model=512,
-    n_heads=8,
-    n_layers=10,
-    ff_mult=4,
-    dropout=0.1,
-    vision=VisionConfig((64, 128, 256, 384), token_grid=8),
-    cameras=("image", "wrist_image"),
-)
+FOUNDATION = SIZES["foundation"]
 #: the student every ratio is quoted against
 STUDENT_SIZE = "small"
 #: the brief's floor: a teacher that is not >= 10x the student is not worth distilling from
 MIN_RATIO = 10.0
-
-
-def register() -> None:
-    """Make ``foundation`` a known size for ``get_config`` (idempotent; leaves an existing entry alone)."""
-    SIZES.setdefault("foundation", FOUNDATION)
 
 
 def parameter_counts() -> dict[str, int]:
@@ -50,12 +36,11 @@ def parameter_counts() -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``jafm-robot train`` with ``--config foundation`` as the default and the size registered."""
+    """``jafm-robot train`` with ``--config foundation`` as the default."""
     import argparse
 
     from jafm_robot.cli import train as train_verb
 
-    register()
     p = argparse.ArgumentParser(prog="python -m jafm_robot.distill.foundation",
                                 description="train the foundation teacher (same options as `jafm-robot train`)")
     train_verb.add_arguments(p)

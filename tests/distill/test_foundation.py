@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jafm_robot.distill.foundation import FOUNDATION, MIN_RATIO, main, parameter_counts, register
+from jafm_robot.distill.foundation import FOUNDATION, MIN_RATIO, main, parameter_counts
 
 
 def test_foundation_is_at_least_ten_times_the_student():
@@ -16,13 +16,10 @@ def test_foundation_is_at_least_ten_times_the_student():
     FOUNDATION.validate()
 
 
-def test_register_keeps_existing_sizes():
-    from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
+def test_foundation_is_a_train_size():
+    from jafm_robot.policies.vla.configuration_vla import get_config
 
-    small = SIZES["small"]
-    register()
-    register()
-    assert get_config("foundation").name == "foundation" and SIZES["small"] is small
+    assert get_config("foundation") is FOUNDATION
 
 
 @pytest.mark.slow  # ~25 s: one step of a 37 M-parameter network on a shared 2-core CPU

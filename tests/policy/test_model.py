@@ -36,7 +36,7 @@ def test_sizes_and_param_budget():
     assert tiny.num_parameters() < 100_000
     counts = [VLAPolicy(get_config(n)).num_parameters() for n in ("tiny", "small", "base")]
     assert counts == sorted(counts) and len(set(counts)) == 3
-    assert set(SIZES) == {"tiny", "small", "base", "large"}
+    assert set(SIZES) == {"tiny", "small", "base", "large", "foundation"}
     with pytest.raises(ValueError, match="unknown VLA size"):
         get_config("huge")
     with pytest.raises(ValueError, match="divisible by n_heads"):

@@ -110,6 +110,11 @@ SIZES: dict[str, VLAConfig] = {
     "small": VLAConfig(name="small", d_model=96, n_heads=4, n_layers=3, vision=VisionConfig((16, 32, 64, 64), 4)),
     "base": VLAConfig(name="base", d_model=192, n_heads=6, n_layers=6, vision=VisionConfig((32, 64, 128, 128), 8)),
     "large": VLAConfig(name="large", d_model=384, n_heads=8, n_layers=8, vision=VisionConfig((48, 96, 192, 256), 8)),
+    # the multi-task teacher that students are distilled from (jafm_robot.distill.foundation):
+    # never in the control loop, so it spends compute on capacity, both cameras and dropout
+    "foundation": VLAConfig(name="foundation", d_model=512, n_heads=8, n_layers=10, ff_mult=4, dropout=0.1,
+                            vision=VisionConfig((64, 128, 256, 384), token_grid=8),
+                            cameras=("image", "wrist_image")),
 }
 
 
