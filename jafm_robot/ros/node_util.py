@@ -6,12 +6,15 @@ going away within a second of SIGINT/SIGTERM, and on exit code 2 for a bad param
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
 
 from jafm_robot.ros.params import ParamError
 
@@ -24,7 +27,13 @@ def run_node(factory: Callable[[], Any], argv: list[str] | None = None, threads:
     multi-threaded executor costs more per callback than it saves (see ``bench ros``). A node
     whose callbacks may block passes ``threads > 1`` and puts them in callback groups.
     """
-    rclpy.init(args=sys.argv if argv is None else argv)
+    # Our own SIGINT/SIGTERM handling instead of rclpy's: rclpy's handler shuts the context down
+    # from the signal, which can land while the executor is inside ``take_message`` and surfaces as
+    # a RuntimeError from pybind11 (a dirty exit code on Ctrl-C). Here the signal only sets a flag;
+    # the spin loop sees it within 0.1 s and everything is torn down in order afterwards.
+    stop = threading.Event()
+    rclpy.init(args=sys.argv if argv is None else argv, signal_handler_options=SignalHandlerOptions.NO)
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     node = None
     code = 0
     try:
@@ -32,7 +41,8 @@ def run_node(factory: Callable[[], Any], argv: list[str] | None = None, threads:
         executor = SingleThreadedExecutor() if threads <= 1 else MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
         try:
-            executor.spin()
+            while not stop.is_set() and rclpy.ok():
+                executor.spin_once(timeout_sec=0.1)
         finally:
             executor.shutdown(timeout_sec=1.0)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -48,4 +58,6 @@ def run_node(factory: Callable[[], Any], argv: list[str] | None = None, threads:
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code
