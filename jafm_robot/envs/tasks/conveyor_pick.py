@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jafm_robot.envs.tasks.base import Task
+from jafm_robot.envs.tasks.pick_place import PickPlace
 
 if TYPE_CHECKING:
     from jafm_robot.sim.world import Part
 
 
-class ConveyorPick(Task):
+class ConveyorPick(PickPlace):
+    """PickPlace whose parts start on the moving belt (same goal, instruction slots and success)."""
+
     name = "ConveyorPick"
     default_scene = "factory_conveyor"
     max_episode_steps = 200
@@ -36,20 +38,8 @@ class ConveyorPick(Task):
         positions = [slots_xy[i] for i in order]
         shapes = [s for s in w.scene.parts.shapes if w.scene.parts.shapes[s].type in ("box", "cylinder")]
         target, distractors = self._spawn(rng, randomize, positions, shapes, conv.surface_z)
-        names = sorted(w.bins)
-        b = w.bins[names[int(rng.integers(len(names)))]]
-        self.goal = {
-            "part": target.name,
-            "part_id": target.body_id,
-            "color": target.color,
-            "shape": target.shape,
-            "bin": b.name,
-            "bin_id": b.body_id,
-            "bin_position": b.position.copy(),
-            "conveyor_speed": conv.speed,
-            "conveyor_direction": conv.direction.copy(),
-            "distractors": [d.name for d in distractors],
-        }
+        self.goal = self.part_to_bin_goal(rng, target, distractors)
+        self.goal.update(conveyor_speed=conv.speed, conveyor_direction=conv.direction.copy())
 
     def _spawn(self, rng: np.random.Generator, randomize: bool, positions: list[np.ndarray], shapes: list[str],
                z: float) -> tuple[Part, list[Part]]:
@@ -59,9 +49,3 @@ class ConveyorPick(Task):
         idx = rng.permutation(len(combos))[: len(positions)]
         parts = [w.spawn_part(combos[i][0], combos[i][1], xy, w.random_yaw(), z=z) for i, xy in zip(idx, positions, strict=False)]
         return parts[0], parts[1:]
-
-    def slots(self, language: str) -> dict[str, str]:
-        return {"part": self.part_slot(self.goal["part"], language), "bin": self.bin_slot(self.goal["bin"], language)}
-
-    def is_success(self) -> bool:
-        return self.placed_in_bin(self.w.part(self.goal["part"]), self.goal["bin"])

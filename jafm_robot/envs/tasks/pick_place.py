@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from jafm_robot.envs.tasks.base import Task
+
+if TYPE_CHECKING:
+    from jafm_robot.sim.world import Part
 
 
 class PickPlace(Task):
@@ -17,9 +22,13 @@ class PickPlace(Task):
         if not w.bins:
             raise ValueError(f"PickPlace needs at least one bin; scene {w.scene.name!r} has none")
         target, distractors = self.spawn_target_and_distractors(rng, randomize)
-        names = sorted(w.bins)
-        b = w.bins[names[int(rng.integers(len(names)))]]
-        self.goal = {
+        self.goal = self.part_to_bin_goal(rng, target, distractors)
+
+    def part_to_bin_goal(self, rng: np.random.Generator, target: Part, distractors: list[Part]) -> dict:
+        """The goal "this part into a bin drawn from ``rng``" (shared with ConveyorPick)."""
+        names = sorted(self.w.bins)
+        b = self.w.bins[names[int(rng.integers(len(names)))]]
+        return {
             "part": target.name,
             "part_id": target.body_id,
             "color": target.color,
