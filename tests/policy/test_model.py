@@ -36,7 +36,7 @@ def test_sizes_and_param_budget():
     assert tiny.num_parameters() < 100_000
     counts = [VLAPolicy(get_config(n)).num_parameters() for n in ("tiny", "small", "base")]
     assert counts == sorted(counts) and len(set(counts)) == 3
-    assert set(SIZES) == {"tiny", "small", "base", "large", "foundation"}
+    assert set(SIZES) == {"tiny", "small", "student", "base", "large", "foundation"}
     with pytest.raises(ValueError, match="unknown VLA size"):
         get_config("huge")
     with pytest.raises(ValueError, match="divisible by n_heads"):
@@ -71,6 +71,41 @@ def test_forward_shapes_and_language_conditioning():
         # batch elements are independent
         single = m({c: v[1:] for c, v in images.items()}, state[1:], instr[1:])
         torch.testing.assert_close(single[0], out[1], atol=1e-5, rtol=1e-5)
+
+
+def test_film_keypoint_encoder_grounds_language_and_exports(tmp_path):
+    """The student's encoder: FiLM from the pooled instruction, spatial-softmax keypoint tokens."""
+    import onnxruntime as ort
+
+    from jafm_robot.policies.vla.modeling_vla import OnnxVLA, onnx_input_order
+
+    cfg = get_config("tiny", image_size=64, chunk_len=4, vision=VisionConfig((8, 16), 2, film=True, keypoints=4))
+    assert VLAConfig.from_dict(cfg.to_dict()) == cfg
+    m = VLAPolicy(cfg).eval()
+    _randomize_head(m)
+    for film in m.cameras["image"].films:  # FiLM starts as identity; give it something to do
+        torch.nn.init.normal_(film.lin.weight, std=0.5)
+    images, state, instr = _inputs(cfg, 2)
+    with torch.no_grad():
+        out = m(images, state, instr)
+        enc = m.cameras["image"]
+        assert enc(images["image"]).shape == (2, 2 * 2 + 4, cfg.d_model)  # grid tokens + keypoint tokens
+        kp = enc.keypoints(torch.rand(2, 16, 16, 16))
+        assert kp.shape == (2, 4, 2) and kp.abs().max() <= 1.0
+        # word order matters: swapping part colour and bin colour changes the action
+        a = torch.from_numpy(np.stack([encode_instruction("put the red cube in the blue bin")] * 2))
+        b = torch.from_numpy(np.stack([encode_instruction("put the blue cube in the red bin")] * 2))
+        assert (m(images, state, a) - m(images, state, b)).abs().max() > 1e-4
+        assert torch.equal(m(images, state, instr), out)  # padding bytes are masked
+        single = m({c: v[1:] for c, v in images.items()}, state[1:], instr[1:])
+        torch.testing.assert_close(single[0], out[1], atol=1e-5, rtol=1e-5)
+    names = onnx_input_order(cfg)
+    feeds = {"state": state.numpy(), "instruction": instr.numpy(), **{c: v.numpy() for c, v in images.items()}}
+    torch.onnx.export(OnnxVLA(m), tuple(torch.from_numpy(feeds[n]) for n in names), str(tmp_path / "m.onnx"),
+                      input_names=names, output_names=["actions"], dynamo=False,
+                      dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}})
+    got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(["actions"], feeds)[0]
+    assert np.max(np.abs(got - out.numpy())) <= 1e-4
 
 
 def test_normalisation_lives_inside():

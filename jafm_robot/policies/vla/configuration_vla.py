@@ -25,6 +25,15 @@ class VisionConfig:
     # The first conv's stride. 4 = a 4x4 "patchify" stem: the full-resolution layer is by far the
     # most expensive one (forward and backward), and a patch stem keeps the fine detail in channels.
     stem_stride: int = 2
+    # FiLM (Perez et al. 2018; as in RT-1/BC-Z): the instruction scales and shifts every conv
+    # block's channels, so the encoder can light up "the red cylinder" before any pooling throws
+    # the other parts away. Late fusion alone (tokens meeting in the transformer) learns grounding
+    # far more slowly from a few hundred demonstrations.
+    film: bool = False
+    # Spatial-softmax keypoints (Levine et al. 2016) per camera: the expected image (x, y) of each
+    # of K learned feature maps, one token each. Pooled grid tokens lose where inside a cell a part
+    # sits; a grasp needs it to within a centimetre. 0 = off.
+    keypoints: int = 0
 
     @property
     def downsample(self) -> int:
@@ -108,6 +117,9 @@ SIZES: dict[str, VLAConfig] = {
     "tiny": VLAConfig(name="tiny", d_model=32, n_heads=2, n_layers=1, ff_mult=2, vision=VisionConfig((8, 16, 32), 4)),
     # the deployed student: ~1 ms batch-1 ONNX Runtime CPU
     "small": VLAConfig(name="small", d_model=96, n_heads=4, n_layers=3, vision=VisionConfig((16, 32, 64, 64), 4)),
+    # the shipped PickPlace policy / distilled student: small + FiLM + keypoints, 16x16 final map
+    "student": VLAConfig(name="student", d_model=96, n_heads=4, n_layers=3,
+                         vision=VisionConfig((16, 32, 64), 2, film=True, keypoints=16)),
     "base": VLAConfig(name="base", d_model=192, n_heads=6, n_layers=6, vision=VisionConfig((32, 64, 128, 128), 8)),
     "large": VLAConfig(name="large", d_model=384, n_heads=8, n_layers=8, vision=VisionConfig((48, 96, 192, 256), 8)),
     # the multi-task teacher that students are distilled from (jafm_robot.distill.foundation):

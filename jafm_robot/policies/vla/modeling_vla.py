@@ -25,12 +25,46 @@ from jafm_robot.policies.vla.processor_vla import NormStats
 NEG = -1e4  # additive mask value; finite so a fully masked row cannot produce NaN
 
 
+class FiLM(nn.Module):
+    """Per-channel scale and shift from the instruction vector; zero-initialised, so a fresh
+    network starts as the unconditioned encoder and learns how much to condition."""
+
+    def __init__(self, d: int, channels: int) -> None:
+        super().__init__()
+        self.lin = nn.Linear(d, 2 * channels)
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        g, b = self.lin(cond)[:, :, None, None].chunk(2, dim=1)
+        return x * (1.0 + g) + b
+
+
+class SpatialSoftmax(nn.Module):
+    """[B, C, h, w] features -> [B, K, 2] expected (x, y) in [-1, 1] of K learned attention maps."""
+
+    def __init__(self, c_in: int, k: int, h: int, w: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(c_in, k, 1)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs.reshape(-1), ys.reshape(-1)], -1))  # [h*w, 2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        att = self.proj(x).flatten(2).softmax(-1)  # [B, K, h*w]
+        return att @ self.grid
+
+
 class CameraEncoder(nn.Module):
-    """uint8 NHWC image -> [B, g*g, d] tokens with a learned position per token."""
+    """uint8 NHWC image -> [B, g*g (+K), d] tokens with a learned position per token.
+
+    With ``vision.film`` every conv block is modulated by the instruction vector; with
+    ``vision.keypoints`` K spatial-softmax keypoint tokens follow the pooled grid tokens.
+    """
 
     def __init__(self, cfg: VLAConfig) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
+        self.blocks = nn.ModuleList()
+        self.films = nn.ModuleList() if cfg.vision.film else None
         c_in = 3
         for i, c in enumerate(cfg.vision.channels):
             if i == 0 and cfg.vision.stem_stride != 2:
@@ -38,23 +72,51 @@ class CameraEncoder(nn.Module):
                 conv = nn.Conv2d(c_in, c, s, stride=s)
             else:
                 conv = nn.Conv2d(c_in, c, 3, stride=2, padding=1)
-            layers += [conv, nn.GroupNorm(min(4, c), c), nn.ReLU()]
+            self.blocks.append(nn.Sequential(conv, nn.GroupNorm(min(4, c), c)))
+            if self.films is not None:
+                self.films.append(FiLM(cfg.d_model, c))
             c_in = c
-        self.convs = nn.Sequential(*layers)
         self.grid = cfg.vision.token_grid
         self.feat = cfg.image_size // cfg.vision.downsample
         self.proj = nn.Conv2d(c_in, cfg.d_model, 1)
-        self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid, cfg.d_model) * 0.02)
+        k = cfg.vision.keypoints
+        self.keypoints = SpatialSoftmax(c_in, k, self.feat, self.feat) if k else None
+        self.kp_proj = nn.Linear(2, cfg.d_model) if k else None
+        self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid + k, cfg.d_model) * 0.02)
 
-    def forward(self, image_u8: torch.Tensor) -> torch.Tensor:
+    def forward(self, image_u8: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         x = image_u8.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
         x = (x - 0.5) * 4.0
-        x = self.convs(x)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x)
+            if self.films is not None and cond is not None:
+                x = self.films[i](x, cond)
+            x = F.relu(x)
+        feats = x
         if self.feat != self.grid:
             k = self.feat // self.grid
             x = F.avg_pool2d(x, k, k)
-        x = self.proj(x)  # [B, d, g, g]
-        return x.flatten(2).transpose(1, 2) + self.pos
+        toks = self.proj(x).flatten(2).transpose(1, 2)  # [B, g*g, d]
+        if self.keypoints is not None:
+            toks = torch.cat([toks, self.kp_proj(self.keypoints(feats))], 1)
+        return toks + self.pos
+
+
+class TextPool(nn.Module):
+    """Instruction tokens -> one vector (the FiLM condition) by attention from two learned queries
+    (roughly "which part" and "where to"), so word order survives: "the red cube in the blue bin"
+    and "the blue cube in the red bin" must not pool to the same vector."""
+
+    def __init__(self, d: int, n_queries: int = 2) -> None:
+        super().__init__()
+        self.q = nn.Parameter(torch.randn(n_queries, d) * 0.02)
+        self.out = nn.Sequential(nn.Linear(n_queries * d, d), nn.GELU(), nn.Linear(d, d))
+        self.scale = 1.0 / math.sqrt(d)
+
+    def forward(self, toks: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        att = (self.q @ toks.transpose(1, 2)) * self.scale + ((1.0 - valid) * NEG)[:, None, :]  # [B, Q, L]
+        pooled = att.softmax(-1) @ toks  # [B, Q, d]
+        return self.out(pooled.flatten(1))
 
 
 class ByteEncoder(nn.Module):
@@ -110,6 +172,7 @@ class VLAPolicy(nn.Module):
         d = cfg.d_model
         self.cameras = nn.ModuleDict({cam: CameraEncoder(cfg) for cam in cfg.cameras})
         self.text = ByteEncoder(cfg)
+        self.text_pool = TextPool(d) if cfg.vision.film else None
         self.state_proj = nn.Linear(STATE_DIM, d)
         self.type_emb = nn.Parameter(torch.randn(len(cfg.cameras) + 3, d) * 0.02)  # cams, text, state, query
         self.queries = nn.Parameter(torch.randn(1, cfg.chunk_len, d) * 0.02)
@@ -125,15 +188,22 @@ class VLAPolicy(nn.Module):
     def predict_normalized(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
         """[B, chunk_len, 8] in the normalised space the loss is computed in."""
         b = state.shape[0]
+        text, text_valid = self.text(instruction)
+        cond = self.text_pool(text, text_valid) if self.text_pool is not None else None
         toks, valid = [], []
         for i, cam in enumerate(self.cfg.cameras):
-            t = self.cameras[cam](images[cam]) + self.type_emb[i]
+            t = self.cameras[cam](images[cam], cond) + self.type_emb[i]
             toks.append(t)
             valid.append(torch.ones(b, t.shape[1], dtype=t.dtype, device=t.device))
         nc = len(self.cfg.cameras)
-        t, v = self.text(instruction)
-        toks.append(t + self.type_emb[nc])
-        valid.append(v.to(t.dtype))
+        if cond is not None:  # the pooled instruction is one token: 32 byte tokens cost 3x the transformer
+            t = cond.unsqueeze(1)
+            toks.append(t + self.type_emb[nc])
+            valid.append(torch.ones(b, 1, dtype=t.dtype, device=t.device))
+        else:
+            t = text
+            toks.append(t + self.type_emb[nc])
+            valid.append(text_valid.to(t.dtype))
         s = (state.float() - self.state_mean) / self.state_std
         toks.append(self.state_proj(s).unsqueeze(1) + self.type_emb[nc + 1])
         valid.append(torch.ones(b, 1, dtype=t.dtype, device=t.device))
