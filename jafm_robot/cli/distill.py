@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta0", type=float, default=1.0, help="teacher-driven episode probability at iteration 0 "
                    "(iteration 0 is always teacher-driven without --dataset-init)")
     p.add_argument("--beta-decay", type=float, default=0.5, help="beta_i = beta0 * beta_decay**i")
+    p.add_argument("--student-init", default=None,
+                   help="a `jafm-robot train` checkpoint to start the student from (size, cameras, normalisation come with it)")
     p.add_argument("--dataset-init", default=None, help="LeRobot v3 dataset to seed the buffer and pre-train the student")
     p.add_argument("--holdout-phrasings", type=int, default=1, help="instruction templates per task/language never trained on")
     p.add_argument("--eval-episodes", type=int, default=5, help="per task/language and phrasing split, each iteration (0 = off)")
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         beta0=args.beta0, beta_decay=args.beta_decay, chunk_len=args.chunk_len, image_size=args.image_size,
         cameras=args.cameras, replan_every=args.replan_every, max_steps=args.max_steps,
         holdout_phrasings=args.holdout_phrasings, eval_episodes=args.eval_episodes, eval_teacher=not args.no_eval_teacher,
-        dataset_init=args.dataset_init, shift_pad=args.shift_pad, seed=args.seed, resume=args.resume,
+        dataset_init=args.dataset_init, student_init=args.student_init, shift_pad=args.shift_pad, seed=args.seed, resume=args.resume,
         export=not args.no_export, device=args.device, threads=args.threads,
     )
     log = distill(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)

@@ -51,7 +51,7 @@ LOG_NAME = "distill_log.json"
 EVAL_SEED_OFFSET = 1_000_000  # evaluation seeds never overlap collection seeds
 # what must match for --resume to continue a run (anything else may change, e.g. --iterations)
 RESUME_KEYS = ("teacher", "student_config", "tasks", "languages", "chunk_len", "image_size", "cameras",
-               "holdout_phrasings", "episodes_per_iter", "seed", "dataset_init")
+               "holdout_phrasings", "episodes_per_iter", "seed", "dataset_init", "student_init")
 
 
 @dataclass
@@ -80,6 +80,9 @@ class DistillConfig:
     eval_episodes: int = 5
     eval_teacher: bool = True
     dataset_init: str | None = None
+    # a `jafm-robot train` checkpoint to start the student from (its size, cameras and frozen
+    # normalisation come with it): DAgger then only has to fix where behaviour cloning drifts
+    student_init: str | None = None
     shift_pad: int = 4
     seed: int = 0
     resume: bool = False
@@ -344,8 +347,25 @@ class DistillRun:
             init.save(self.out / "buffer" / "init.npz")
             self.buffer.extend(init)
             self.log["dataset_init"] = {"root": cfg.dataset_init, "episodes": len(init.episodes), "frames": len(init)}
+        if cfg.student_init:
+            self._init_student(Path(cfg.student_init), torch)
         self._write_log()
         return 0
+
+    def _init_student(self, path: Path, torch: Any) -> None:
+        """Start from a trained checkpoint: weights and normalisation kept, optimiser and step fresh."""
+        from jafm_robot.training.checkpoint import policy_from_checkpoint
+
+        if not path.is_file():
+            raise FileNotFoundError(f"--student-init: no checkpoint at {path}")
+        model, _ = policy_from_checkpoint(path, map_location=self.cfg.device)
+        c = model.cfg
+        if (list(c.cameras), c.image_size, c.chunk_len) != (self.cameras, self.cfg.image_size, self.cfg.chunk_len):
+            raise ValueError(f"--student-init {path}: cameras {list(c.cameras)}, image size {c.image_size}, chunk "
+                             f"{c.chunk_len} do not match this run's {self.cameras}, {self.cfg.image_size}, {self.cfg.chunk_len}")
+        self.model, self.vcfg = model.to(self.cfg.device).train(), c
+        self._make_optimizer(torch)
+        self.log["student"] = {"size": c.name, "vla_config": c.to_dict(), "init": str(path)}
 
     def _resume(self) -> int:
         import torch
@@ -369,6 +389,8 @@ class DistillRun:
             ck = self.log["iterations"][-1]["checkpoint"]
         if ck:
             self._load_checkpoint(Path(ck) if Path(ck).is_absolute() else self.out / ck, torch)
+        elif self.cfg.student_init:
+            self._init_student(Path(self.cfg.student_init), torch)
         return (done[-1] + 1) if done else 0
 
     def _load_checkpoint(self, path: Path, torch: Any) -> None:
@@ -513,7 +535,7 @@ class DistillRun:
         cfg = self.cfg
         try:
             start = self._setup()
-            if cfg.dataset_init and self.model is None and start == 0:
+            if cfg.dataset_init and not cfg.student_init and self.model is None and start == 0:
                 self.train_student(cfg.steps_per_iter, -1)
                 ck = self.save_checkpoint("pretrain")
                 self.log["pretrain_checkpoint"] = str(ck.relative_to(self.out))

@@ -223,3 +223,37 @@ def test_chunk_matching_pulls_the_student_towards_the_teacher(tmp_path):
     assert last < first
     assert err() < 0.5 * e0  # measured: 0.039 -> 0.008 rad mean abs error
     run.close()
+
+
+def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
+    """--student-init: iteration 0 is already student-driven by the given network (no pre-training),
+    whose weights and normalisation carry over; a mismatched checkpoint is a clear error."""
+    import torch
+
+    from jafm_robot.cli import distill
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.training.checkpoint import save_checkpoint
+    from jafm_robot.training.trainer import policy_stats
+
+    torch.manual_seed(0)
+    model = VLAPolicy(get_config("tiny", image_size=IMG))
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.1)
+        model.state_mean.fill_(0.123)
+    pt = tmp_path / "bc.pt"
+    save_checkpoint(pt, {"step": 7, "model": model.state_dict(), "vla_config": model.cfg.to_dict(),
+                         "stats": policy_stats(model), "dataset": {"action_dt": 0.1}, "argv": ["test"]})
+    out = tmp_path / "run"
+    argv = [*_base_argv(out), "--iterations", "1", "--eval-episodes", "0", "--steps-per-iter", "0",
+            "--beta0", "0", "--student-init", str(pt), "--no-export"]
+    assert distill.run(_args(*argv)) == 0
+    log = json.loads((out / "distill_log.json").read_text())
+    assert log["iterations"][0]["student_driven"] == 2 and "pretrain_checkpoint" not in log
+    assert log["student"]["init"] == str(pt)
+    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
+    assert torch.equal(ck["model"]["head.weight"], model.state_dict()["head.weight"])  # 0 steps: untouched
+    assert np.allclose(ck["stats"]["state_mean"], 0.123)
+    wrong = [*_base_argv(tmp_path / "run2"), "--image-size", str(IMG * 2), "--student-init", str(pt), "--no-export"]
+    with pytest.raises(ValueError, match="do not match"):
+        distill.run(_args(*wrong))
