@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: OMP_NUM_THREADS or cores/2)")
+    p.add_argument("--aux-weight", type=float, default=1.0,
+                   help="weight of the pick/place auxiliary loss (model sizes with aux_dim > 0, e.g. student)")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
+        aux_weight=args.aux_weight,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
     import os

@@ -21,6 +21,8 @@ class Batch:
     state: np.ndarray  # float32 [B,8]
     instruction: np.ndarray  # uint8 [B,128]
     actions: np.ndarray  # float32 [B,chunk_len,8] absolute targets
+    aux: np.ndarray | None = None  # float32 [B,aux_dim] normalised auxiliary targets (training only)
+    aux_valid: np.ndarray | None = None  # float32 [B] 1 where the frame has auxiliary targets
 
 
 class ChunkSamples:
@@ -38,6 +40,21 @@ class ChunkSamples:
         self.chunk_idx = chunk_indices(ds.episode_index, chunk_len)
         self.instr_table = np.stack([encode_instruction(t) for t in ds.tasks])
         self.task_index = ds.task_index
+        self.aux: np.ndarray | None = None
+        self.aux_valid: np.ndarray | None = None
+
+    def add_auxiliary(self) -> tuple[np.ndarray, np.ndarray]:
+        """Attach pick/place targets (see training.auxiliary), z-scored over the valid frames;
+        returns their (mean, std)."""
+        from jafm_robot.training.auxiliary import grasp_place_targets
+
+        aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index)
+        if not valid.any():
+            raise ValueError(f"dataset {self.ds.root}: no episode has a grasp and a release to take auxiliary targets from")
+        mean, std = aux[valid].mean(0), np.maximum(aux[valid].std(0), 1e-2)
+        self.aux = ((aux - mean) / std).astype(np.float32)
+        self.aux_valid = valid.astype(np.float32)
+        return mean, std
 
     def __len__(self) -> int:
         return len(self.state)
@@ -53,4 +70,6 @@ class ChunkSamples:
             state=self.state[idx],
             instruction=self.instr_table[self.task_index[idx]],
             actions=self.action[self.chunk_idx[idx]],
+            aux=None if self.aux is None else self.aux[idx],
+            aux_valid=None if self.aux_valid is None else self.aux_valid[idx],
         )

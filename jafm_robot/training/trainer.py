@@ -53,18 +53,26 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     threads: int | None = None  # CPU intra-op threads; None = see cpu_threads()
+    aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
 
 
 class _LossModule(nn.Module):
     """What DDP wraps: the whole forward+loss, so gradient sync hooks see the real computation."""
 
-    def __init__(self, policy: VLAPolicy) -> None:
+    def __init__(self, policy: VLAPolicy, aux_weight: float = 0.0) -> None:
         super().__init__()
         self.policy = policy
+        self.aux_weight = aux_weight
 
-    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        pred = self.policy.predict_normalized(images, state, instruction)
-        return F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
+                aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None) -> torch.Tensor:
+        if aux is None or not self.aux_weight:
+            pred = self.policy.predict_normalized(images, state, instruction)
+            return F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+        pred, aux_pred = self.policy.predict_normalized(images, state, instruction, return_aux=True)
+        loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+        per_frame = (aux_pred - aux).abs().mean(1)
+        return loss + self.aux_weight * (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
 
 
 def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
@@ -169,8 +177,14 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         start_step = 0
     vcfg = policy.cfg
     samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
+    if vcfg.aux_dim:
+        from jafm_robot.training.auxiliary import AUX_DIM
+
+        if vcfg.aux_dim != AUX_DIM:
+            raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
+        samples.add_auxiliary()
     policy.to(device).train()
-    module: nn.Module = _LossModule(policy)
+    module: nn.Module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0)
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -243,8 +257,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     for step in range(start_step, cfg.steps):
         b = samples.batch(next(it), rng, cfg.shift_pad)
         images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
+        aux = {} if b.aux is None else {"aux": torch.from_numpy(b.aux).to(device),
+                                        "aux_valid": torch.from_numpy(b.aux_valid).to(device)}
         loss = module(images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
-                      torch.from_numpy(b.actions).to(device))
+                      torch.from_numpy(b.actions).to(device), **aux)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
         opt.zero_grad(set_to_none=True)

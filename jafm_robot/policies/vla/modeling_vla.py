@@ -179,14 +179,19 @@ class VLAPolicy(nn.Module):
         self.blocks = nn.ModuleList(Block(d, cfg.n_heads, cfg.ff_mult, cfg.dropout) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, ACTION_DIM)
+        if cfg.aux_dim:
+            self.aux_query = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+            self.aux_head = nn.Linear(d, cfg.aux_dim)
         nn.init.zeros_(self.head.weight)  # start from "hold the mean offset": a sane first policy
         nn.init.zeros_(self.head.bias)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def predict_normalized(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
-        """[B, chunk_len, 8] in the normalised space the loss is computed in."""
+    def predict_normalized(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor,
+                           return_aux: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """[B, chunk_len, 8] in the normalised space the loss is computed in (and with
+        ``return_aux`` the [B, aux_dim] auxiliary prediction as well)."""
         b = state.shape[0]
         text, text_valid = self.text(instruction)
         cond = self.text_pool(text, text_valid) if self.text_pool is not None else None
@@ -207,13 +212,22 @@ class VLAPolicy(nn.Module):
         s = (state.float() - self.state_mean) / self.state_std
         toks.append(self.state_proj(s).unsqueeze(1) + self.type_emb[nc + 1])
         valid.append(torch.ones(b, 1, dtype=t.dtype, device=t.device))
+        if self.cfg.aux_dim:
+            toks.append(self.aux_query.expand(b, -1, -1))
+            valid.append(torch.ones(b, 1, dtype=t.dtype, device=t.device))
         toks.append(self.queries.expand(b, -1, -1) + self.type_emb[nc + 2])
         valid.append(torch.ones(b, self.cfg.chunk_len, dtype=t.dtype, device=t.device))
         x = torch.cat(toks, 1)
         bias = ((1.0 - torch.cat(valid, 1)) * NEG)[:, None, None, :]
         for blk in self.blocks:
             x = blk(x, bias)
-        return self.head(self.ln_f(x[:, -self.cfg.chunk_len:]))
+        x = self.ln_f(x)
+        actions = self.head(x[:, -self.cfg.chunk_len:])
+        if not return_aux:
+            return actions
+        if not self.cfg.aux_dim:
+            raise ValueError("this policy has no auxiliary head (aux_dim = 0)")
+        return actions, self.aux_head(x[:, -self.cfg.chunk_len - 1])
 
     def normalize_actions(self, actions: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Absolute targets [B,T,8] -> the normalised space of :meth:`predict_normalized`."""
