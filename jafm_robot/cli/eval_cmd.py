@@ -40,4 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
         summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every")}
         update_card(args.policy, "success", summary, key=f"{args.task}/{args.lang}")
+        import shlex
+        import sys
+
+        update_card(args.policy, "commands", " ".join(shlex.quote(a) for a in ["jafm-robot", *sys.argv[1:]]),
+                    key=f"eval {args.task}/{args.lang}")
     return 0

@@ -86,5 +86,6 @@ def test_pipeline_record_train_export_run_in_env(reach_dataset, tmp_path):
     assert 0.0 <= res["ci95"][0] <= res["success_rate"] <= res["ci95"][1] <= 1.0
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["success"]["Reach/ja"]["episodes"] == 1 and card["tasks"] == ["Reach"]
+    assert card["commands"]["eval Reach/ja"].startswith("jafm-robot ")  # how the figure was measured
     # the policy refuses a task it was not trained on, with a clear message
     assert main(["eval", "--policy", str(model), "--task", "Stack", "--episodes", "1"]) == 2
