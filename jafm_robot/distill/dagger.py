@@ -342,15 +342,22 @@ class DistillRun:
                     "phrasings": self.phrasings_table(), "buffer": "npz per iteration under buffer/ (see distill/buffer.py)",
                     "iterations": []}
         if cfg.dataset_init:
-            held = [t for s in self.splits.values() for t in s.texts()["held_out"]]
-            init = buffer_from_lerobot(cfg.dataset_init, self.cameras, cfg.chunk_len, cfg.image_size, exclude_templates=held)
-            init.save(self.out / "buffer" / "init.npz")
-            self.buffer.extend(init)
+            init = self._dataset_init_buffer()
             self.log["dataset_init"] = {"root": cfg.dataset_init, "episodes": len(init.episodes), "frames": len(init)}
         if cfg.student_init:
             self._init_student(Path(cfg.student_init), torch)
         self._write_log()
         return 0
+
+    def _dataset_init_buffer(self) -> ChunkBuffer:
+        """The --dataset-init episodes (held-out phrasings dropped) into the buffer. They are read
+        again from the dataset on --resume rather than copied: a recorded dataset is already on disk,
+        and recompressing gigabytes of frames into the run folder took minutes."""
+        cfg = self.cfg
+        held = [t for s in self.splits.values() for t in s.texts()["held_out"]]
+        init = buffer_from_lerobot(cfg.dataset_init, self.cameras, cfg.chunk_len, cfg.image_size, exclude_templates=held)
+        self.buffer.extend(init)
+        return init
 
     def _init_student(self, path: Path, torch: Any) -> None:
         """Start from a trained checkpoint: weights and normalisation kept, optimiser and step fresh."""
@@ -379,8 +386,12 @@ class DistillRun:
         if diff:
             raise ValueError(f"--resume: {', '.join(f'--{k.replace(chr(95), chr(45))}' for k in diff)} differ from the run in {self.out}")
         self.log["config"] = new
-        if (self.out / "buffer" / "init.npz").is_file():
-            self.buffer.extend(ChunkBuffer.load(self.out / "buffer" / "init.npz"))
+        if self.cfg.dataset_init:
+            init = self._dataset_init_buffer()
+            want = self.log.get("dataset_init", {}).get("frames")
+            if want is not None and want != len(init):
+                raise ValueError(f"--resume: {self.cfg.dataset_init} now has {len(init)} usable frames, the run started "
+                                 f"with {want}; the dataset changed")
         done = [e["iteration"] for e in self.log.get("iterations", [])]
         for i in done:
             self.buffer.extend(ChunkBuffer.load(self.out / "buffer" / f"iter_{i:03d}.npz"))
