@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (with --resume: the new total)")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (split over DDP ranks)")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, train_log.csv, training_curve.png")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tune; new optimiser and schedule)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--log", default="csv", choices=["csv", "tensorboard"], help="CSV always; tensorboard adds OUT/tb")
@@ -33,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: OMP_NUM_THREADS or cores/2)")
     p.add_argument("--aux-weight", type=float, default=1.0,
                    help="weight of the pick/place auxiliary loss (model sizes with aux_dim > 0, e.g. student)")
+    p.add_argument("--kp-weight", type=float, default=0.2,
+                   help="weight of the keypoint supervision (sizes with keypoints and an auxiliary head)")
+    p.add_argument("--scene", default="factory", help="scene the dataset was recorded in (places the keypoint targets)")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
-        aux_weight=args.aux_weight,
+        init=args.init, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
     import os

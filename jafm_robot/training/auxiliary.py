@@ -49,3 +49,92 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
         out[rows, 3:] = panda_fk(state[rows[o], :7])
         valid[rows] = True
     return out, valid
+
+
+# -- where those points appear in the cameras ------------------------------------------------------
+def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """4x4 OpenGL view matrix (what ``pybullet.computeViewMatrix`` builds), NumPy only."""
+    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
+    f = target - eye
+    f /= np.linalg.norm(f)
+    s = np.cross(f, up)
+    s /= np.linalg.norm(s)
+    u = np.cross(s, f)
+    m = np.eye(4)
+    m[0, :3], m[1, :3], m[2, :3] = s, u, -f
+    m[:3, 3] = -m[:3, :3] @ eye
+    return m
+
+
+def perspective(fov_deg: float, near: float, far: float, aspect: float = 1.0) -> np.ndarray:
+    """4x4 OpenGL projection (``pybullet.computeProjectionMatrixFOV``)."""
+    f = 1.0 / np.tan(np.radians(fov_deg) / 2.0)
+    return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)], [0, 0, -1, 0]])
+
+
+def project(points: np.ndarray, view: np.ndarray, proj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World points [N,3] -> (image coordinates [N,2] in [-1, 1], x right and y *down*, as the
+    spatial-softmax grid; bool [N] in front of the camera and inside the image)."""
+    pts = np.c_[np.asarray(points, dtype=np.float64), np.ones(len(points))]
+    clip = pts @ (proj @ view).T
+    w = clip[:, 3]
+    ok = w > 1e-6
+    ndc = clip[:, :2] / np.where(ok, w, 1.0)[:, None]
+    uv = np.c_[ndc[:, 0], -ndc[:, 1]]
+    ok &= np.all(np.abs(uv) <= 1.0, axis=1)
+    return uv.astype(np.float32), ok
+
+
+def wrist_view_matrix(q7: np.ndarray, offset: np.ndarray, look: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """View matrix of the camera on ``panda_hand`` for joint angles ``q7`` (the FK's hand frame)."""
+    from jafm_robot.runtime.kinematics import panda_fk_matrix
+
+    hand = panda_fk_matrix(q7, tool_offset=0.0)
+    rot, pos = hand[:3, :3], hand[:3, 3]
+    eye = pos + rot @ np.asarray(offset, dtype=np.float64)
+    return look_at(eye, eye + rot @ np.asarray(look, dtype=np.float64), rot @ np.asarray(up, dtype=np.float64))
+
+
+def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray, cameras: list[str],
+                     scene: str = "factory") -> tuple[np.ndarray, np.ndarray]:
+    """Per frame and camera, where keypoints 0 and 1 should look: (float32 [N, C, 2, 2] image
+    coordinates in [-1, 1], float32 [N, C, 2] 1 where the point is in view).
+
+    Keypoint 0 is the named part: its pick point until the grasp, the hand while it is carried, the
+    place point after the release. Keypoint 1 is the place point. The scene camera uses the scene
+    file's nominal pose (the per-episode jitter of a few pixels is noise on the target); the wrist
+    camera follows the arm by forward kinematics of the frame's own joint state.
+    """
+    from jafm_robot.runtime.kinematics import panda_fk
+    from jafm_robot.sim.scene import load_scene
+
+    sc = load_scene(scene)
+    cam, wc = sc.scene_camera, sc.wrist_camera
+    scene_view, scene_proj = look_at(cam.eye, cam.target, cam.up), perspective(cam.fov, cam.near, cam.far)
+    wrist_proj = perspective(wc.fov, wc.near, wc.far)
+    state = np.asarray(state, dtype=np.float64)
+    action = np.asarray(action, dtype=np.float64)
+    ep = np.asarray(episode_index)
+    n = len(ep)
+    uv = np.zeros((n, len(cameras), 2, 2), np.float32)
+    ok = np.zeros((n, len(cameras), 2), np.float32)
+    points, valid = grasp_place_targets(state, action, ep)
+    part = points[:, :3].astype(np.float64)
+    for e in np.unique(ep):
+        rows = np.flatnonzero(ep == e)
+        if not valid[rows[0]]:
+            continue
+        grip = action[rows, 7]
+        c = int(np.flatnonzero(grip < CLOSE_BELOW)[0])
+        o = c + int(np.flatnonzero(grip[c:] > OPEN_ABOVE)[0])
+        for k in range(c + 1, o + 1):  # carried: the part is in the hand
+            part[rows[k]] = panda_fk(state[rows[k], :7])
+        part[rows[o + 1:]] = points[rows[o + 1:], 3:]
+    for i in np.flatnonzero(valid):
+        pts = np.stack([part[i], points[i, 3:]])
+        for j, c in enumerate(cameras):
+            view = scene_view if c == "image" else wrist_view_matrix(state[i, :7], wc.offset, wc.look, wc.up)
+            xy, inside = project(pts, view, scene_proj if c == "image" else wrist_proj)
+            uv[i, j], ok[i, j] = xy, inside
+    return uv, ok

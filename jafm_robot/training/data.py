@@ -23,6 +23,8 @@ class Batch:
     actions: np.ndarray  # float32 [B,chunk_len,8] absolute targets
     aux: np.ndarray | None = None  # float32 [B,aux_dim] normalised auxiliary targets (training only)
     aux_valid: np.ndarray | None = None  # float32 [B] 1 where the frame has auxiliary targets
+    kp: np.ndarray | None = None  # float32 [B,cams,2,2] where keypoints 0/1 should look (training only)
+    kp_valid: np.ndarray | None = None  # float32 [B,cams,2] 1 where that point is in view
 
 
 class ChunkSamples:
@@ -42,6 +44,8 @@ class ChunkSamples:
         self.task_index = ds.task_index
         self.aux: np.ndarray | None = None
         self.aux_valid: np.ndarray | None = None
+        self.kp: np.ndarray | None = None
+        self.kp_valid: np.ndarray | None = None
 
     def add_auxiliary(self) -> tuple[np.ndarray, np.ndarray]:
         """Attach pick/place targets (see training.auxiliary), z-scored over the valid frames;
@@ -55,6 +59,13 @@ class ChunkSamples:
         self.aux = ((aux - mean) / std).astype(np.float32)
         self.aux_valid = valid.astype(np.float32)
         return mean, std
+
+    def add_keypoint_targets(self, scene: str) -> float:
+        """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
+        from jafm_robot.training.auxiliary import keypoint_targets
+
+        self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene)
+        return float(self.kp_valid.mean())
 
     def __len__(self) -> int:
         return len(self.state)
@@ -72,4 +83,6 @@ class ChunkSamples:
             actions=self.action[self.chunk_idx[idx]],
             aux=None if self.aux is None else self.aux[idx],
             aux_valid=None if self.aux_valid is None else self.aux_valid[idx],
+            kp=None if self.kp is None else self.kp[idx],
+            kp_valid=None if self.kp_valid is None else self.kp_valid[idx],
         )

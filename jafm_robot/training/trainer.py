@@ -54,25 +54,46 @@ class TrainConfig:
     resume: bool = False
     threads: int | None = None  # CPU intra-op threads; None = see cpu_threads()
     aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
+    kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
+    init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule)
+    scene: str = "factory"  # scene the data was recorded in: its camera poses place the keypoint targets
 
 
 class _LossModule(nn.Module):
     """What DDP wraps: the whole forward+loss, so gradient sync hooks see the real computation."""
 
-    def __init__(self, policy: VLAPolicy, aux_weight: float = 0.0) -> None:
+    def __init__(self, policy: VLAPolicy, aux_weight: float = 0.0, kp_weight: float = 0.0) -> None:
         super().__init__()
         self.policy = policy
         self.aux_weight = aux_weight
+        self.kp_weight = kp_weight
 
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
-                aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None) -> torch.Tensor:
+                aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None,
+                kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None) -> torch.Tensor:
         if aux is None or not self.aux_weight:
             pred = self.policy.predict_normalized(images, state, instruction)
             return F.l1_loss(pred, self.policy.normalize_actions(actions, state))
-        pred, aux_pred = self.policy.predict_normalized(images, state, instruction, return_aux=True)
+        pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
         loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
-        per_frame = (aux_pred - aux).abs().mean(1)
-        return loss + self.aux_weight * (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+        per_frame = (extras["aux"] - aux).abs().mean(1)
+        loss = loss + self.aux_weight * (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+        if kp is not None and self.kp_weight and "kp_logits" in extras:
+            grid = self.policy.cameras[self.policy.cfg.cameras[0]].keypoints.grid  # [h*w, 2], same for every camera
+            loss = loss + self.kp_weight * keypoint_loss(extras["kp_logits"][:, :, :2], kp, kp_valid, grid)
+        return loss
+
+
+def keypoint_loss(logits: torch.Tensor, uv: torch.Tensor, valid: torch.Tensor, grid: torch.Tensor,
+                  sigma_cells: float = 1.0) -> torch.Tensor:
+    """Cross-entropy of keypoint attention maps [B,C,2,h*w] against Gaussian blobs at ``uv``
+    [B,C,2,2]: a dense, per-pixel signal (a regression on the soft-argmax alone barely moves a
+    diffuse map), averaged over the points that are in view."""
+    cell = float(grid[1, 0] - grid[0, 0])
+    d2 = ((grid[None, None, None] - uv[..., None, :]) ** 2).sum(-1)  # [B,C,2,h*w]
+    target = torch.softmax(-d2 / (2 * (sigma_cells * cell) ** 2), -1)
+    ce = -(target * torch.log_softmax(logits, -1)).sum(-1)
+    return (ce * valid).sum() / valid.sum().clamp_min(1.0)
 
 
 def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
@@ -157,8 +178,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         resume_ckpt = read_checkpoint(last)
 
     ds = LeRobotV3Dataset(cfg.dataset)
-    if resume_ckpt is not None:
-        cameras = list(resume_ckpt["vla_config"]["cameras"])
+    init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
+    if resume_ckpt is not None or init_ckpt is not None:
+        cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])
     elif cfg.cameras == "auto":
         cameras = [c for c in ("image", "wrist_image") if c in ds.cameras]
     else:
@@ -170,6 +192,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     if resume_ckpt is not None:
         policy, _ = policy_from_checkpoint(resume_ckpt)
         start_step = int(resume_ckpt["step"])
+    elif init_ckpt is not None:  # fine-tuning: weights and normalisation from the checkpoint, a new run otherwise
+        policy, _ = policy_from_checkpoint(init_ckpt)
+        start_step = 0
     else:
         vcfg = get_config(cfg.config, cameras=tuple(cameras), chunk_len=cfg.chunk_len, image_size=ds.image_size)
         stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
@@ -183,8 +208,11 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
         samples.add_auxiliary()
+        if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
+            samples.add_keypoint_targets(cfg.scene)
     policy.to(device).train()
-    module: nn.Module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0)
+    module: nn.Module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
+                                    cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -257,8 +285,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     for step in range(start_step, cfg.steps):
         b = samples.batch(next(it), rng, cfg.shift_pad)
         images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
-        aux = {} if b.aux is None else {"aux": torch.from_numpy(b.aux).to(device),
-                                        "aux_valid": torch.from_numpy(b.aux_valid).to(device)}
+        aux = {k: torch.from_numpy(v).to(device) for k, v in
+               (("aux", b.aux), ("aux_valid", b.aux_valid), ("kp", b.kp), ("kp_valid", b.kp_valid)) if v is not None}
         loss = module(images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
                       torch.from_numpy(b.actions).to(device), **aux)
         if not torch.isfinite(loss):

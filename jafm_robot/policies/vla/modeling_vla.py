@@ -49,9 +49,10 @@ class SpatialSoftmax(nn.Module):
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
         self.register_buffer("grid", torch.stack([xs.reshape(-1), ys.reshape(-1)], -1))  # [h*w, 2]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        att = self.proj(x).flatten(2).softmax(-1)  # [B, K, h*w]
-        return att @ self.grid
+    def forward(self, x: torch.Tensor, return_logits: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        logits = self.proj(x).flatten(2)  # [B, K, h*w]
+        xy = logits.softmax(-1) @ self.grid
+        return (xy, logits) if return_logits else xy
 
 
 class CameraEncoder(nn.Module):
@@ -84,7 +85,10 @@ class CameraEncoder(nn.Module):
         self.kp_proj = nn.Linear(2, cfg.d_model) if k else None
         self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid + k, cfg.d_model) * 0.02)
 
-    def forward(self, image_u8: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, image_u8: torch.Tensor, cond: torch.Tensor | None = None,
+                kp_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Tokens; when ``kp_logits`` is a list the keypoint attention logits [B, K, h*w] are
+        appended to it (training-time keypoint supervision)."""
         x = image_u8.permute(0, 3, 1, 2).float() * (1.0 / 255.0)
         x = (x - 0.5) * 4.0
         for i, blk in enumerate(self.blocks):
@@ -98,7 +102,12 @@ class CameraEncoder(nn.Module):
             x = F.avg_pool2d(x, k, k)
         toks = self.proj(x).flatten(2).transpose(1, 2)  # [B, g*g, d]
         if self.keypoints is not None:
-            toks = torch.cat([toks, self.kp_proj(self.keypoints(feats))], 1)
+            if kp_logits is not None:
+                xy, logits = self.keypoints(feats, return_logits=True)
+                kp_logits.append(logits)
+            else:
+                xy = self.keypoints(feats)
+            toks = torch.cat([toks, self.kp_proj(xy)], 1)
         return toks + self.pos
 
 
@@ -189,15 +198,17 @@ class VLAPolicy(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def predict_normalized(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor,
-                           return_aux: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """[B, chunk_len, 8] in the normalised space the loss is computed in (and with
-        ``return_aux`` the [B, aux_dim] auxiliary prediction as well)."""
+                           return_aux: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """[B, chunk_len, 8] in the normalised space the loss is computed in. With ``return_aux``
+        also the training-only extras: ``aux`` [B, aux_dim] and, with keypoints, ``kp_logits``
+        [B, n_cameras, K, h*w]."""
         b = state.shape[0]
         text, text_valid = self.text(instruction)
         cond = self.text_pool(text, text_valid) if self.text_pool is not None else None
         toks, valid = [], []
+        kp_logits: list[torch.Tensor] | None = [] if (return_aux and self.cfg.vision.keypoints) else None
         for i, cam in enumerate(self.cfg.cameras):
-            t = self.cameras[cam](images[cam], cond) + self.type_emb[i]
+            t = self.cameras[cam](images[cam], cond, kp_logits) + self.type_emb[i]
             toks.append(t)
             valid.append(torch.ones(b, t.shape[1], dtype=t.dtype, device=t.device))
         nc = len(self.cfg.cameras)
@@ -227,7 +238,10 @@ class VLAPolicy(nn.Module):
             return actions
         if not self.cfg.aux_dim:
             raise ValueError("this policy has no auxiliary head (aux_dim = 0)")
-        return actions, self.aux_head(x[:, -self.cfg.chunk_len - 1])
+        extras = {"aux": self.aux_head(x[:, -self.cfg.chunk_len - 1])}
+        if kp_logits:
+            extras["kp_logits"] = torch.stack(kp_logits, 1)
+        return actions, extras
 
     def normalize_actions(self, actions: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """Absolute targets [B,T,8] -> the normalised space of :meth:`predict_normalized`."""
