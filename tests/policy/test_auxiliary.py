@@ -69,3 +69,54 @@ def test_auxiliary_sizes_need_grasps_in_the_data(tmp_path, synthetic_dataset):
     with pytest.raises(ValueError, match="no episode has a grasp and a release"):
         train(TrainConfig(dataset=str(synthetic_dataset), out=str(tmp_path / "r"), config="student", steps=2, batch_size=4,
                           chunk_len=4))
+
+
+def test_projection_matches_pybullet_and_lands_on_the_named_part():
+    """look_at/perspective equal PyBullet's matrices; the FK wrist view equals the simulator's; and
+    the projected target part is the part's colour in both rendered cameras."""
+    import pybullet as p
+
+    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.envs.core import RobotTaskEnv
+    from jafm_robot.sim import camera
+    from jafm_robot.training.auxiliary import look_at, perspective, project, wrist_view_matrix
+
+    env = make_env("PickPlace", 128)
+    try:
+        obs, _ = env.reset(seed=10001, options={"language": "en"})
+        u: RobotTaskEnv = env.unwrapped
+        sc, wc = u.scene_config.scene_camera, u.scene_config.wrist_camera
+        np.testing.assert_allclose(look_at(sc.eye, sc.target, sc.up), np.array(camera.scene_view(sc)).reshape(4, 4).T, atol=1e-6)
+        np.testing.assert_allclose(perspective(sc.fov, sc.near, sc.far), np.array(camera.projection(sc.fov, sc.near, sc.far)).reshape(4, 4).T, atol=1e-6)
+        wrist = wrist_view_matrix(obs["state"][:7], wc.offset, wc.look, wc.up)
+        np.testing.assert_allclose(wrist, np.array(camera.wrist_view(u.client, u.robot.body_id, u._wrist_link, wc)).reshape(4, 4).T, atol=1e-5)
+        part = u.world.part(u.task.goal["part"])
+        pos = np.array(p.getBasePositionAndOrientation(part.body_id, physicsClientId=u.client)[0])
+        rgb = np.array(u.world.scene.parts.colors[part.color]) * 255
+        for img, view, proj in ((obs["image"], np.array(u._scene_view).reshape(4, 4).T, perspective(sc.fov, sc.near, sc.far)),
+                                (obs["wrist_image"], wrist, perspective(wc.fov, wc.near, wc.far))):
+            uv, ok = project(pos[None], view, proj)
+            assert ok[0]
+            x, y = ((uv[0] + 1) / 2 * img.shape[0]).astype(int)
+            assert np.abs(img[y, x].astype(float) - rgb).max() < 80, (img[y, x], rgb)
+    finally:
+        env.close()
+
+
+def test_keypoint_loss_prefers_the_target_cell():
+    import torch
+
+    from jafm_robot.training.trainer import keypoint_loss
+
+    h = w = 8
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    grid = torch.stack([xs.reshape(-1), ys.reshape(-1)], -1)
+    uv = torch.tensor([[[[0.43, -0.43], [-1.0, 1.0]]]])  # cell (row 2, col 5); corner
+    right, wrong = torch.zeros(1, 1, 2, h * w), torch.zeros(1, 1, 2, h * w)
+    right[0, 0, 0, 2 * w + 5] = right[0, 0, 1, (h - 1) * w] = 8.0
+    wrong[0, 0, 0, 5 * w + 2] = wrong[0, 0, 1, 0] = 8.0
+    valid = torch.ones(1, 1, 2)
+    assert keypoint_loss(right, uv, valid, grid) < keypoint_loss(wrong, uv, valid, grid)
+    # points out of view do not count
+    valid[0, 0, 1] = 0
+    assert keypoint_loss(right, uv, valid, grid) == keypoint_loss(right[:, :, :1], uv[:, :, :1], valid[:, :, :1], grid)
