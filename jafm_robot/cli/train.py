@@ -36,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of the pick/place auxiliary loss (model sizes with aux_dim > 0, e.g. student)")
     p.add_argument("--kp-weight", type=float, default=0.2,
                    help="weight of the keypoint supervision (sizes with keypoints and an auxiliary head)")
-    p.add_argument("--scene", default="factory", help="scene the dataset was recorded in (places the keypoint targets)")
+    p.add_argument("--scene", default=None,
+                   help="scene the dataset was recorded in (places the keypoint targets; default: the one the dataset records)")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 

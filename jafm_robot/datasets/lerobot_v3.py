@@ -209,7 +209,11 @@ class LeRobotV3Writer:
         joint_names: Sequence[str] = tuple(f"panda_joint{i}" for i in range(1, 8)),
         data_files_size_in_mb: float = DATA_FILES_SIZE_MB,
         crf: int = DEFAULT_CRF,
+        scene: dict[str, str] | None = None,
     ) -> None:
+        """``scene`` ({"name", "sha256"} of the scene file) is stored as ``info["jafm_scene"]``:
+        frames from two different work cells (a moved camera, new textures) must not share a
+        dataset, and training needs the camera poses the frames were rendered with."""
         self.root = Path(root)
         self.crf = crf
         bad = [c for c in cameras if c not in CAMERAS]
@@ -225,6 +229,13 @@ class LeRobotV3Writer:
                 raise DatasetError(
                     f"{info_path}: cannot append: the dataset was recorded with fps={self.info['fps']}, "
                     f"features {sorted(self.info['features'])} (image size/cameras/joints differ from this recording)"
+                )
+            old_scene = self.info.get("jafm_scene")
+            if scene is not None and old_scene is not None and old_scene != scene:
+                raise DatasetError(
+                    f"{info_path}: cannot append: the dataset was recorded in scene {old_scene.get('name')!r} "
+                    f"(sha256 {str(old_scene.get('sha256'))[:12]}), this recording is {scene.get('name')!r} "
+                    f"(sha256 {str(scene.get('sha256'))[:12]}); record into a new folder"
                 )
             self._recover()
         else:
@@ -243,6 +254,8 @@ class LeRobotV3Writer:
                 "video_path": VIDEO_PATH,
                 "features": features,
             }
+            if scene is not None:
+                self.info["jafm_scene"] = dict(scene)
             self._episodes_rows: list[dict] = []
             self._tasks: list[str] = []
             self._data_rows_in_file = 0

@@ -22,6 +22,13 @@ from jafm_robot.contract import DEFAULT_ACTION_DT
 from jafm_robot.datasets.lerobot_v3 import CAMERAS, Episode, LeRobotV3Writer
 
 
+def scene_identity(scene_config: Any) -> dict[str, str]:
+    """Name and sha256 of the scene file an env was built from (dataset and model provenance)."""
+    from jafm_robot.runtime.metadata import sha256_file
+
+    return {"name": scene_config.name, "sha256": sha256_file(scene_config.path)}
+
+
 def make_env(task: str, image_size: int, **kwargs: Any):
     """The gymnasium env of ``task`` (registered by importing jafm_robot.envs)."""
     import gymnasium as gym
@@ -96,7 +103,7 @@ def record(
         robot = getattr(env.unwrapped, "robot_config", None)
         joint_names = tuple(getattr(robot, "joint_names", ())) or tuple(f"panda_joint{i}" for i in range(1, 8))
         writer = LeRobotV3Writer(out, fps=fps, image_size=image_size, robot=getattr(robot, "name", "panda"),
-                                 joint_names=joint_names)
+                                 joint_names=joint_names, scene=scene_identity(env.unwrapped.scene_config))
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
         expert = make_expert(env)
         res = RecordResult(root=str(out))

@@ -75,6 +75,7 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
             "dataset": facts.get("root"),
             "episodes": facts.get("num_episodes"),
             "frames": facts.get("num_frames"),
+            "scene": facts.get("scene"),
             "command": " ".join(shlex.quote(a) for a in (ckpt.get("argv") or [])),
         },
     )

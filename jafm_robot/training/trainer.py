@@ -56,7 +56,9 @@ class TrainConfig:
     aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
     kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
     init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule)
-    scene: str = "factory"  # scene the data was recorded in: its camera poses place the keypoint targets
+    # scene whose camera poses place the keypoint targets; None = the one the dataset records
+    # (info.json "jafm_scene"), else "factory"
+    scene: str | None = None
 
 
 class _LossModule(nn.Module):
@@ -148,6 +150,7 @@ def dataset_facts(ds: LeRobotV3Dataset, cameras: list[str]) -> dict[str, Any]:
         "languages": ds.languages(),
         "num_episodes": ds.num_episodes,
         "num_frames": len(ds),
+        "scene": ds.info.get("jafm_scene"),
     }
 
 
@@ -209,7 +212,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
         samples.add_auxiliary()
         if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
-            samples.add_keypoint_targets(cfg.scene)
+            recorded = (ds.info.get("jafm_scene") or {}).get("name")
+            if cfg.scene and recorded and cfg.scene != recorded:
+                raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
+            samples.add_keypoint_targets(cfg.scene or recorded or "factory")
     policy.to(device).train()
     module: nn.Module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
                                     cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)

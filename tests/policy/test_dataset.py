@@ -91,6 +91,18 @@ def test_append_continues_indices(tmp_path):
         LeRobotV3Writer(root, fps=10, image_size=32)
 
 
+def test_scene_provenance_is_kept_and_mixing_scenes_refused(tmp_path):
+    root = tmp_path / "ds"
+    a = {"name": "factory", "sha256": "a" * 64}
+    w = LeRobotV3Writer(root, fps=10, image_size=IMG, scene=a)
+    w.add_episode(synthetic_episode(0, 9))
+    assert LeRobotV3Dataset(root).info["jafm_scene"] == a
+    LeRobotV3Writer(root, fps=10, image_size=IMG, scene=a).add_episode(synthetic_episode(1, 9))  # same scene: appends
+    with pytest.raises(DatasetError, match=r"recorded in scene 'factory'.*record into a new folder"):
+        LeRobotV3Writer(root, fps=10, image_size=IMG, scene={"name": "factory", "sha256": "b" * 64})
+    assert LeRobotV3Dataset(root).num_episodes == 2
+
+
 def test_killed_recording_loses_only_the_episode_in_progress(tmp_path):
     root = tmp_path / "ds"
     write_synthetic(root, 2)

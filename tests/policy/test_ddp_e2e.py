@@ -47,6 +47,7 @@ def test_record_real_env_then_append(reach_dataset, tmp_path):
     ds = LeRobotV3Dataset(reach_dataset)
     assert ds.num_episodes == 2 and ds.cameras == ["image", "wrist_image"]
     assert ds.languages() == ["en", "ja"] and ds.env_tasks() == ["Reach"]
+    assert ds.info["jafm_scene"]["name"] == "factory" and len(ds.info["jafm_scene"]["sha256"]) == 64
     assert [e["success"] for e in ds.episodes] == [True, True]
     img = ds.images("image")
     assert img.shape == (len(ds), 64, 64, 3) and img.std() > 5  # a real scene, not a blank frame
