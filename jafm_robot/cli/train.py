@@ -13,7 +13,7 @@ HELP = "train the VLA policy by behaviour cloning (action chunks, L1, AdamW+cosi
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="LeRobot v3.0 dataset folder (from `jafm-robot record`)")
+    p.add_argument("--dataset", required=True, help="LeRobot v3.0 dataset folder (from `jafm-robot record`); several as A,B,C are read as one")
     p.add_argument("--config", default="small", help="model size: tiny, small, base, large")
     p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (with --resume: the new total)")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (split over DDP ranks)")

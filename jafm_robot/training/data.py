@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jafm_robot.contract import encode_instruction
+from jafm_robot.datasets.concat import ConcatDataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.processor_vla import chunk_indices, random_shift
 
@@ -30,7 +31,7 @@ class Batch:
 class ChunkSamples:
     """Index i -> (observation at frame i, actions i..i+chunk_len-1 clamped at the episode end)."""
 
-    def __init__(self, ds: LeRobotV3Dataset, cameras: tuple[str, ...] | list[str], chunk_len: int, progress: bool = False) -> None:
+    def __init__(self, ds: LeRobotV3Dataset | ConcatDataset, cameras: tuple[str, ...] | list[str], chunk_len: int, progress: bool = False) -> None:
         missing = [c for c in cameras if c not in ds.cameras]
         if missing:
             raise ValueError(f"dataset {ds.root} has no camera(s) {missing}; it has {ds.cameras}")

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jafm_robot.datasets.concat import ConcatDataset, open_dataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.configuration_vla import get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
@@ -135,11 +136,11 @@ def _pick_device(spec: str, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def dataset_facts(ds: LeRobotV3Dataset, cameras: list[str]) -> dict[str, Any]:
+def dataset_facts(ds: LeRobotV3Dataset | ConcatDataset, cameras: list[str]) -> dict[str, Any]:
     """What the ONNX metadata will need to know about the training data."""
     names = ds.info["features"]["observation.state"].get("names") or []
     return {
-        "root": str(ds.root.resolve()),
+        "root": ", ".join(str(Path(d.root).resolve()) for d in getattr(ds, "parts", [ds])),
         "fps": ds.fps,
         "action_dt": 1.0 / ds.fps,
         "cameras": cameras,
@@ -180,7 +181,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             raise FileNotFoundError(f"--resume: no checkpoint at {last}")
         resume_ckpt = read_checkpoint(last)
 
-    ds = LeRobotV3Dataset(cfg.dataset)
+    ds = open_dataset(cfg.dataset)
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
     if resume_ckpt is not None or init_ckpt is not None:
         cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])

@@ -175,3 +175,27 @@ def test_bad_episodes_are_refused(tmp_path):
     with pytest.raises(ValueError, match="camera 'image'"):
         w.add_episode(ep)
     assert w.num_episodes == 0 and not (tmp_path / "ds/meta/info.json").exists()
+
+
+def test_several_datasets_train_as_one(tmp_path):
+    from jafm_robot.datasets.concat import ConcatDataset, open_dataset
+    from jafm_robot.training.data import ChunkSamples
+
+    write_synthetic(tmp_path / "a", 2)
+    write_synthetic(tmp_path / "b", 3, start_seed=10)
+    a, b = LeRobotV3Dataset(tmp_path / "a"), LeRobotV3Dataset(tmp_path / "b")
+    ds = open_dataset(f"{tmp_path / 'a'},{tmp_path / 'b'}")
+    assert isinstance(ds, ConcatDataset) and isinstance(open_dataset(tmp_path / "a"), LeRobotV3Dataset)
+    assert len(ds) == len(a) + len(b) and ds.num_episodes == 5 and ds.languages() == ["en", "ja"]
+    assert list(np.unique(ds.episode_index)) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(ds.images("image")[len(a):], b.images("image"))
+    for i in (0, len(a), len(ds) - 1):  # every frame keeps its own instruction
+        src, j = (a, i) if i < len(a) else (b, i - len(a))
+        assert ds.task_text(i) == src.task_text(j)
+    s = ChunkSamples(ds, ["image"], 4)
+    last = s.batch(np.array([len(a) - 1]))  # a chunk never runs into the next dataset's episode
+    np.testing.assert_array_equal(last.actions[0], np.repeat(a.action[-1:], 4, 0))
+    write_synthetic(tmp_path / "c", 1)
+    LeRobotV3Writer(tmp_path / "d", fps=5, image_size=IMG).add_episode(synthetic_episode(0, 9))
+    with pytest.raises(DatasetError, match="fps 10 vs 5"):
+        open_dataset(f"{tmp_path / 'c'},{tmp_path / 'd'}")

@@ -1,0 +1,86 @@
+"""Several recorded datasets read as one (``jafm-robot train --dataset A,B,C``).
+
+Recording is one process per dataset (PyBullet and the expert are single-threaded), so on a
+machine with many cores the quickest way to a large dataset is N recorders writing N folders with
+disjoint seeds. Training then reads them together: frames concatenated, episode indices offset,
+instruction tables merged. Folders must agree on what a frame is (fps, image size, cameras, and the
+scene when they record one), or the combination is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jafm_robot.datasets.lerobot_v3 import DatasetError, LeRobotV3Dataset
+
+
+class ConcatDataset:
+    """The subset of :class:`LeRobotV3Dataset` that training reads, over several folders."""
+
+    def __init__(self, roots: list[str | Path]) -> None:
+        if len(roots) < 2:
+            raise ValueError("ConcatDataset needs at least two dataset folders")
+        self.parts = [LeRobotV3Dataset(r) for r in roots]
+        first = self.parts[0]
+        for d in self.parts[1:]:
+            for what, a, b in (("fps", first.fps, d.fps), ("image size", first.image_size, d.image_size),
+                               ("cameras", first.cameras, d.cameras)):
+                if a != b:
+                    raise DatasetError(f"cannot train on {first.root} and {d.root} together: {what} {a} vs {b}")
+            sa, sb = first.info.get("jafm_scene"), d.info.get("jafm_scene")
+            if sa and sb and sa != sb:
+                raise DatasetError(f"cannot train on {first.root} and {d.root} together: recorded in different scenes "
+                                   f"({sa.get('name')} {str(sa.get('sha256'))[:12]} vs {sb.get('name')} {str(sb.get('sha256'))[:12]})")
+        self.root = Path(", ".join(str(d.root) for d in self.parts))
+        self.info: dict[str, Any] = dict(first.info)
+        self.fps, self.image_size, self.cameras = first.fps, first.image_size, list(first.cameras)
+        self.tasks: list[str] = sorted({t for d in self.parts for t in d.tasks})
+        lookup = {t: i for i, t in enumerate(self.tasks)}
+        ep_off, states, actions, eps, tasks = 0, [], [], [], []
+        self.episodes: list[dict[str, Any]] = []
+        for d in self.parts:
+            states.append(d.state)
+            actions.append(d.action)
+            eps.append(d.episode_index + ep_off)
+            remap = np.array([lookup[t] for t in d.tasks], dtype=np.int64)
+            tasks.append(remap[d.task_index])
+            self.episodes += d.episodes
+            ep_off += d.num_episodes
+        self.state, self.action = np.concatenate(states), np.concatenate(actions)
+        self.episode_index, self.task_index = np.concatenate(eps), np.concatenate(tasks)
+        self.info["total_episodes"], self.info["total_frames"] = ep_off, len(self.state)
+        self._images: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episodes)
+
+    def languages(self) -> list[str]:
+        return sorted({lang for d in self.parts for lang in d.languages()})
+
+    def env_tasks(self) -> list[str]:
+        return sorted({t for d in self.parts for t in d.env_tasks()})
+
+    def images(self, camera: str, progress: bool = False) -> np.ndarray:
+        if camera not in self._images:
+            self._images[camera] = np.concatenate([d.images(camera, progress) for d in self.parts])
+            for d in self.parts:  # the concatenation is the copy that stays
+                d._images.pop(camera, None)
+        return self._images[camera]
+
+    def task_text(self, frame: int) -> str:
+        return self.tasks[int(self.task_index[frame])]
+
+
+def open_dataset(spec: str | Path) -> LeRobotV3Dataset | ConcatDataset:
+    """One folder, or several separated by commas."""
+    roots = [s.strip() for s in str(spec).split(",") if s.strip()]
+    if not roots:
+        raise ValueError("no dataset folder given")
+    return LeRobotV3Dataset(roots[0]) if len(roots) == 1 else ConcatDataset(roots)
