@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The PickPlace policy pipeline, end to end and stage by stage:
+#   record (one recorder per core, disjoint seeds) -> train the student (actions + pick/place +
+#   keypoint supervision) -> export -> eval en/ja on held-out seeds into the model card.
+#
+#   bash scripts/train_pick_place.sh record   # EPISODES demonstrations in SHARDS folders under DATA
+#   bash scripts/train_pick_place.sh train    # STEPS optimiser steps (re-run continues: --resume)
+#   bash scripts/train_pick_place.sh export   # models/$NAME.onnx + card
+#   bash scripts/train_pick_place.sh eval     # 100 + 100 held-out episodes -> card
+#   bash scripts/train_pick_place.sh all
+#
+# Every stage is a plain jafm-robot command, so the card's commands reproduce it. Seeds: training
+# 0..EPISODES-1, evaluation from 10000 (never recorded). Knobs via the environment:
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JR=${JR:-.venv/bin/jafm-robot}
+DATA=${DATA:-data/pick_place}
+RUN=${RUN:-runs/pick_place}
+NAME=${NAME:-pick_place_v0}
+EPISODES=${EPISODES:-600}
+SHARDS=${SHARDS:-$(nproc)}
+STEPS=${STEPS:-20000}
+BATCH=${BATCH:-32}
+LR=${LR:-5e-4}
+DEVICE=${DEVICE:-auto}
+EVAL_EPISODES=${EVAL_EPISODES:-100}
+
+shards() { for i in $(seq 0 $((SHARDS - 1))); do printf '%s/shard-%02d\n' "$DATA" "$i"; done; }
+
+record() {
+  local per=$(((EPISODES + SHARDS - 1) / SHARDS)) i=0 pids=()
+  mkdir -p "$DATA"
+  for d in $(shards); do
+    # disjoint seed ranges; a re-run skips seeds a shard already holds and tops it up
+    "$JR" record --task PickPlace --episodes "$per" --out "$d" --lang en,ja --seed $((i * per)) \
+      --json "$d.json" > "$d.log" 2>&1 &
+    pids+=($!); i=$((i + 1))
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  echo "recorded: $(shards | paste -sd, -)"
+}
+
+train() {
+  local resume=()
+  [[ -f "$RUN/checkpoints/last.pt" ]] && resume=(--resume)
+  "$JR" train --dataset "$(shards | paste -sd, -)" --config student --steps "$STEPS" --batch-size "$BATCH" \
+    --lr "$LR" --device "$DEVICE" --out "$RUN" --save-every 2000 --json "$RUN.json" "${resume[@]}"
+}
+
+export_model() {
+  "$JR" export --checkpoint "$RUN/checkpoints/last.pt" --out "models/$NAME.onnx"
+}
+
+evaluate() {
+  for lang in en ja; do
+    "$JR" eval --policy "models/$NAME.onnx" --task PickPlace --episodes "$EVAL_EPISODES" --seed 10000 \
+      --lang "$lang" --replan-every 1 --json "$RUN/eval_$lang.json" --card
+  done
+}
+
+case "${1:-all}" in
+  record) record ;;
+  train) train ;;
+  export) export_model ;;
+  eval) evaluate ;;
+  all) record; train; export_model; evaluate ;;
+  *) echo "usage: $0 record|train|export|eval|all" >&2; exit 2 ;;
+esac
