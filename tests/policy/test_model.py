@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -101,9 +103,11 @@ def test_film_keypoint_encoder_grounds_language_and_exports(tmp_path):
         torch.testing.assert_close(single[0], out[1], atol=1e-5, rtol=1e-5)
     names = onnx_input_order(cfg)
     feeds = {"state": state.numpy(), "instruction": instr.numpy(), **{c: v.numpy() for c, v in images.items()}}
-    torch.onnx.export(OnnxVLA(m), tuple(torch.from_numpy(feeds[n]) for n in names), str(tmp_path / "m.onnx"),
-                      input_names=names, output_names=["actions"], dynamo=False,
-                      dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's tracer notices (as in training.export)
+        torch.onnx.export(OnnxVLA(m), tuple(torch.from_numpy(feeds[n]) for n in names), str(tmp_path / "m.onnx"),
+                          input_names=names, output_names=["actions"], dynamo=False,
+                          dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}})
     got = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(["actions"], feeds)[0]
     assert np.max(np.abs(got - out.numpy())) <= 1e-4
 
