@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.datasets.lerobot_v3 import DatasetError, LeRobotV3Dataset
+from jafm_robot.datasets.lerobot_v3 import DatasetError, FrameTable, LeRobotV3Dataset
 
 
-class ConcatDataset:
+class ConcatDataset(FrameTable):
     """The subset of :class:`LeRobotV3Dataset` that training reads, over several folders."""
 
     def __init__(self, roots: list[str | Path]) -> None:
@@ -54,19 +54,6 @@ class ConcatDataset:
         self.info["total_episodes"], self.info["total_frames"] = ep_off, len(self.state)
         self._images: dict[str, np.ndarray] = {}
 
-    def __len__(self) -> int:
-        return len(self.state)
-
-    @property
-    def num_episodes(self) -> int:
-        return len(self.episodes)
-
-    def languages(self) -> list[str]:
-        return sorted({lang for d in self.parts for lang in d.languages()})
-
-    def env_tasks(self) -> list[str]:
-        return sorted({t for d in self.parts for t in d.env_tasks()})
-
     def images(self, camera: str, progress: bool = False) -> np.ndarray:
         if camera not in self._images:
             self._images[camera] = np.concatenate([d.images(camera, progress) for d in self.parts])
@@ -74,8 +61,6 @@ class ConcatDataset:
                 d._images.pop(camera, None)
         return self._images[camera]
 
-    def task_text(self, frame: int) -> str:
-        return self.tasks[int(self.task_index[frame])]
 
 
 def open_dataset(spec: str | Path) -> LeRobotV3Dataset | ConcatDataset:

@@ -427,7 +427,32 @@ def _read_all_parquet(folder: Path):
     return pa.concat_tables([_read_parquet(f) for f in files], promote_options="default")
 
 
-class LeRobotV3Dataset:
+class FrameTable:
+    """What readers of frames share (one dataset or several): frame arrays + episode rows."""
+
+    state: np.ndarray
+    task_index: np.ndarray
+    tasks: list[str]
+    episodes: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episodes)
+
+    def languages(self) -> list[str]:
+        return sorted({r.get("language") or "en" for r in self.episodes})
+
+    def env_tasks(self) -> list[str]:
+        return sorted({r.get("env_task") for r in self.episodes if r.get("env_task")})
+
+    def task_text(self, frame: int) -> str:
+        return self.tasks[int(self.task_index[frame])]
+
+
+class LeRobotV3Dataset(FrameTable):
     """Read a v3.0 folder: frame arrays in memory, camera frames decoded on demand (then cached).
 
     Only committed episodes (counted in info.json) are exposed, so a folder a killed recorder left
@@ -493,22 +518,9 @@ class LeRobotV3Dataset:
             raise DatasetError(f"{self.root / 'meta/tasks.parquet'} holds {len(self.tasks)} tasks, frames refer to task {self.task_index.max()}")
         self._images: dict[str, np.ndarray] = {}
 
-    def __len__(self) -> int:
-        return len(self.state)
-
-    @property
-    def num_episodes(self) -> int:
-        return len(self.episodes)
-
     def episode_bounds(self, ep: int) -> tuple[int, int]:
         r = self.episodes[ep]
         return int(r["dataset_from_index"]), int(r["dataset_to_index"])
-
-    def languages(self) -> list[str]:
-        return sorted({r.get("language") or "en" for r in self.episodes})
-
-    def env_tasks(self) -> list[str]:
-        return sorted({r.get("env_task") for r in self.episodes if r.get("env_task")})
 
     def episode_images(self, ep: int, camera: str) -> np.ndarray:
         """Decoded frames of one episode and camera, uint8 [T,H,W,3]; checks the count against the data."""
@@ -543,9 +555,6 @@ class LeRobotV3Dataset:
                 out[a:b] = self.episode_images(ep, camera)
             self._images[camera] = out
         return self._images[camera]
-
-    def task_text(self, frame: int) -> str:
-        return self.tasks[int(self.task_index[frame])]
 
     def stats_array(self, key: str, metric: str) -> np.ndarray:
         try:
