@@ -1,0 +1,82 @@
+"""Where a PickPlace checkpoint goes wrong (the numbers in the session notes came from this).
+
+  .venv/bin/python scripts/diagnose_pick_place.py grounding RUN/checkpoints/last.pt data/pick_place
+      auxiliary pick-point and keypoint-0 errors against their FK/projection targets, on the first
+      frame of 64 episodes and on 64 random frames (training data: underfitting shows here)
+  .venv/bin/python scripts/diagnose_pick_place.py trace RUN/checkpoints/last.pt 10001
+      the expert and then the policy on one seed: end-effector vs target part every 5 steps
+      (REPLAN=k: action points between inferences, default 1 as the real-time runtime re-plans)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+
+def grounding(ckpt: str, dataset: str) -> None:
+    from jafm_robot.datasets.concat import open_dataset
+    from jafm_robot.training.checkpoint import policy_from_checkpoint
+    from jafm_robot.training.data import ChunkSamples
+
+    pol, _ = policy_from_checkpoint(ckpt)
+    pol.eval()
+    ds = open_dataset(dataset)
+    s = ChunkSamples(ds, list(pol.cfg.cameras), pol.cfg.chunk_len)
+    mean, std = s.add_auxiliary()
+    s.add_keypoint_targets((ds.info.get("jafm_scene") or {}).get("name", "factory"))
+    rng = np.random.default_rng(0)
+    starts = np.flatnonzero(np.r_[True, np.diff(ds.episode_index) != 0])
+    for name, idx in (("first frames", rng.choice(starts, 64, replace=False)), ("random frames", rng.integers(0, len(s), 64))):
+        b = s.batch(idx)
+        with torch.no_grad():
+            _, ex = pol.predict_normalized({c: torch.from_numpy(v) for c, v in b.images.items()}, torch.from_numpy(b.state),
+                                           torch.from_numpy(b.instruction), return_aux=True)
+        pred, tgt = ex["aux"].numpy() * std + mean, b.aux * std + mean
+        print(f"{name}: pick xy error {np.abs(pred - tgt)[:, :2].mean(0).round(4)} m, place xy error "
+              f"{np.abs(pred - tgt)[:, 3:5].mean(0).round(4)} m (predicting the mean: {np.abs(tgt[:, :2] - mean[:2]).mean(0).round(4)})")
+        if "kp_logits" in ex:
+            grid = pol.cameras[pol.cfg.cameras[0]].keypoints.grid
+            xy = (ex["kp_logits"].softmax(-1) @ grid).numpy()
+            for j, c in enumerate(pol.cfg.cameras):
+                v = b.kp_valid[:, j, 0] > 0
+                err = np.abs(xy[:, j, 0] - b.kp[:, j, 0])[v].mean(0) * pol.cfg.image_size / 2
+                print(f"  {c}: keypoint 0 error {err.round(1)} px (x, y; {v.sum()} in view)")
+
+
+def trace(ckpt: str, seed: int) -> None:
+    import pybullet as p
+
+    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.experts import make_expert
+    from jafm_robot.policies.inference import ChunkExecutor, load_policy
+
+    pol = load_policy(ckpt, verify=False)
+    env = make_env("PickPlace", pol.meta.image_size)
+    for label, actor in (("expert", make_expert(env).act), ("policy", ChunkExecutor(pol, int(__import__("os").environ.get("REPLAN", "1"))))):
+        obs, info = env.reset(seed=seed, options={"language": "en"})
+        if hasattr(actor, "reset"):
+            actor.reset()
+        u = env.unwrapped
+        print(label, info.get("instruction_text"))
+        for t in range(u.max_episode_steps):
+            a = actor(obs)
+            obs, _, term, trunc, info = env.step(a)
+            if t % 5 == 0:
+                ee, _ = u.robot.ee_pose()
+                part = np.array(p.getBasePositionAndOrientation(u.world.part(u.task.goal["part"]).body_id, physicsClientId=u.client)[0])
+                print(f"{t:4d} ee {np.round(ee, 3)} part {np.round(part, 3)} xy distance {np.linalg.norm(ee[:2] - part[:2]):.3f} "
+                      f"gripper {obs['state'][7]:.3f}")
+            if term or trunc:
+                break
+        print(label, "success", info.get("is_success"))
+    env.close()
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    if len(sys.argv) != 4 or sys.argv[1] not in ("grounding", "trace"):
+        sys.exit(__doc__)
+    grounding(sys.argv[2], sys.argv[3]) if sys.argv[1] == "grounding" else trace(sys.argv[2], int(sys.argv[3]))
