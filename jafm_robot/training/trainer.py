@@ -70,21 +70,31 @@ class _LossModule(nn.Module):
         self.policy = policy
         self.aux_weight = aux_weight
         self.kp_weight = kp_weight
+        self.terms: dict[str, torch.Tensor] = {}  # the last batch's unweighted loss terms (for the log)
 
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
                 aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None,
                 kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None) -> torch.Tensor:
         if aux is None or not self.aux_weight:
             pred = self.policy.predict_normalized(images, state, instruction)
-            return F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+            loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+            self.terms = {"action_loss": loss.detach()}
+            return loss
         pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
-        loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+        action_loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
         per_frame = (extras["aux"] - aux).abs().mean(1)
-        loss = loss + self.aux_weight * (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+        aux_loss = (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+        loss = action_loss + self.aux_weight * aux_loss
+        self.terms = {"action_loss": action_loss.detach(), "aux_loss": aux_loss.detach()}
         if kp is not None and self.kp_weight and "kp_logits" in extras:
             grid = self.policy.cameras[self.policy.cfg.cameras[0]].keypoints.grid  # [h*w, 2], same for every camera
-            loss = loss + self.kp_weight * keypoint_loss(extras["kp_logits"][:, :, :2], kp, kp_valid, grid)
+            kp_loss = keypoint_loss(extras["kp_logits"][:, :, :2], kp, kp_valid, grid)
+            loss = loss + self.kp_weight * kp_loss
+            self.terms["kp_loss"] = kp_loss.detach()
         return loss
+
+
+LOSS_TERMS = ("action_loss", "aux_loss", "kp_loss")  # unweighted, logged beside the total
 
 
 def keypoint_loss(logits: torch.Tensor, uv: torch.Tensor, valid: torch.Tensor, grid: torch.Tensor,
@@ -218,12 +228,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
                 raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
             samples.add_keypoint_targets(cfg.scene or recorded or "factory")
     policy.to(device).train()
-    module: nn.Module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
-                                    cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)
+    loss_module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
+                              cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)
+    module: nn.Module = loss_module
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        module = DDP(module, device_ids=[local_rank] if device.type == "cuda" else None)
+        module = DDP(loss_module, device_ids=[local_rank] if device.type == "cuda" else None)
 
     decay = [p for n, p in policy.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n]
     no_decay = [p for n, p in policy.named_parameters() if not (p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n)]
@@ -255,7 +266,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
         if not cfg.resume or not log_path.is_file():
             with open(log_path, "w", newline="") as f:
-                csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s"])
+                csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s", *LOSS_TERMS])
         (out / "train_config.json").write_text(json.dumps({**asdict(cfg), "argv": argv, "world_size": world,
                                                             "vla_config": vcfg.to_dict(), "dataset": facts}, indent=2, ensure_ascii=False))
         if cfg.log == "tensorboard":
@@ -287,7 +298,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     last_loss = float("nan")
     it = batches()
-    running = []
+    running: list[float] = []
+    term_sums: dict[str, float] = {}
     step = start_step
     for step in range(start_step, cfg.steps):
         b = samples.batch(next(it), rng, cfg.shift_pad)
@@ -305,14 +317,17 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         opt.step()
         sched.step()
         running.append(loss.item())
+        for k, v in loss_module.terms.items():
+            term_sums[k] = term_sums.get(k, 0.0) + float(v)
         if rank == 0:
             bar.update(1)
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                 last_loss = float(np.mean(running))
-                running = []
+                terms = [f"{term_sums[k] / len(running):.6f}" if k in term_sums else "" for k in LOSS_TERMS]
+                running, term_sums = [], {}
                 lr = opt.param_groups[0]["lr"]
                 with open(log_path, "a", newline="") as f:
-                    csv.writer(f).writerow([step + 1, f"{last_loss:.6f}", f"{lr:.3e}", f"{time.perf_counter() - t0:.2f}"])
+                    csv.writer(f).writerow([step + 1, f"{last_loss:.6f}", f"{lr:.3e}", f"{time.perf_counter() - t0:.2f}", *terms])
                 if tb is not None:
                     tb.add_scalar("loss", last_loss, step + 1)
                     tb.add_scalar("lr", lr, step + 1)
@@ -352,7 +367,12 @@ def plot_curve(log_path: Path, png: Path) -> None:
         return
     steps = [int(r["step"]) for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, [float(r["loss"]) for r in rows], label="L1 loss (normalised)")
+    ax.plot(steps, [float(r["loss"]) for r in rows], label="total")
+    for k in LOSS_TERMS:
+        vals = [r.get(k) or "" for r in rows]
+        if all(vals):
+            ax.plot(steps, [float(v) for v in vals], label=k.replace("_", " "), alpha=0.8)
+    ax.legend(loc="upper right", fontsize=7)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")

@@ -27,6 +27,9 @@ def test_training_writes_checkpoints_logs_and_curve(trained_run):
     assert {p.name for p in (out / "checkpoints").iterdir()} == {"last.pt", "step_000003.pt", "step_000006.pt"}
     rows = list(csv.DictReader(open(out / "train_log.csv")))
     assert [int(r["step"]) for r in rows] == [2, 4, 6]
+    # a size without auxiliary heads: the action term is the whole loss, the others are blank
+    assert all(float(r["action_loss"]) == pytest.approx(float(r["loss"]), rel=1e-4) and r["aux_loss"] == r["kp_loss"] == ""
+               for r in rows)
     assert (out / "training_curve.png").stat().st_size > 1000
     ckpt = read_checkpoint(out / "checkpoints/last.pt")
     assert ckpt["step"] == 6 and ckpt["vla_config"]["chunk_len"] == 4
