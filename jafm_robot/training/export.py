@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jafm_robot.contract import INSTRUCTION_LEN, STATE_DIM, encode_instruction
+from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
 from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, onnx_input_order
 from jafm_robot.runtime.metadata import PolicyMetadata, card_path, sha256_file
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint
@@ -108,6 +108,12 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
             do_constant_folding=True, dynamo=False,
         )
     model = onnx.load(str(tmp))
+    # The tracer can leave the chunk axis symbolic (the student slices its query tokens off a
+    # longer sequence); the contract says [B, chunk_len, 8], and the runtime checks it.
+    out_dims = model.graph.output[0].type.tensor_type.shape.dim
+    for d, n in zip(out_dims[1:], (policy.cfg.chunk_len, ACTION_DIM), strict=True):
+        d.ClearField("dim_param")
+        d.dim_value = n
     for k, v in meta.to_props().items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v

@@ -63,7 +63,15 @@ def test_student_trains_with_the_auxiliary_loss_and_exports_without_it(tmp_path)
     assert card["parity_max_abs_diff"] <= 1e-4
     model = onnx.load(str(tmp_path / "student.onnx"))
     assert [o.name for o in model.graph.output] == ["actions"]
+    dims = [d.dim_param or d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert dims[1:] == [4, 8]  # the contract's static chunk axis, not a symbol the tracer made up
     assert json.loads((tmp_path / "student.json").read_text())["size"] == "student"
+    from jafm_robot.runtime.engine import PolicyEngine
+
+    eng = PolicyEngine(tmp_path / "student.onnx")  # the runtime accepts it (signature, card, sha256)
+    obs = {"image": np.zeros((IMG, IMG, 3), np.uint8), "wrist_image": np.zeros((IMG, IMG, 3), np.uint8),
+           "state": HOME.astype(np.float32), "instruction": np.zeros(128, np.uint8)}
+    assert eng.infer(obs).shape == (4, 8)
 
 
 def test_auxiliary_sizes_need_grasps_in_the_data(tmp_path, synthetic_dataset):
