@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
         import shlex
         import sys
 
-        update_card(args.policy, "commands", " ".join(shlex.quote(a) for a in ["jafm-robot", *sys.argv[1:]]),
+        update_card(args.policy, "commands", shlex.join(["jafm-robot", *sys.argv[1:]]),
                     key=f"eval {args.task}/{args.lang}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.datasets.lerobot_v3 import DatasetError, FrameTable, LeRobotV3Dataset
+from jafm_robot.datasets.lerobot_v3 import DatasetError, FrameTable, LeRobotV3Dataset, scene_label
 
 
 class ConcatDataset(FrameTable):
@@ -33,7 +33,7 @@ class ConcatDataset(FrameTable):
             sa, sb = first.info.get("jafm_scene"), d.info.get("jafm_scene")
             if sa and sb and sa != sb:
                 raise DatasetError(f"cannot train on {first.root} and {d.root} together: recorded in different scenes "
-                                   f"({sa.get('name')} {str(sa.get('sha256'))[:12]} vs {sb.get('name')} {str(sb.get('sha256'))[:12]})")
+                                   f"({scene_label(sa)} vs {scene_label(sb)})")
         self.root = Path(", ".join(str(d.root) for d in self.parts))
         self.info: dict[str, Any] = dict(first.info)
         self.fps, self.image_size, self.cameras = first.fps, first.image_size, list(first.cameras)
@@ -60,7 +60,6 @@ class ConcatDataset(FrameTable):
             for d in self.parts:  # the concatenation is the copy that stays
                 d._images.pop(camera, None)
         return self._images[camera]
-
 
 
 def open_dataset(spec: str | Path) -> LeRobotV3Dataset | ConcatDataset:

@@ -190,6 +190,11 @@ class Episode:
     success: bool = False
 
 
+def scene_label(scene: dict[str, Any]) -> str:
+    """``'factory' (sha256 0123456789ab)``: how errors name the scene a dataset was recorded in."""
+    return f"{scene.get('name')!r} (sha256 {str(scene.get('sha256'))[:12]})"
+
+
 class LeRobotV3Writer:
     """Appends episodes to a v3.0 dataset folder, committing each one before starting the next.
 
@@ -233,9 +238,8 @@ class LeRobotV3Writer:
             old_scene = self.info.get("jafm_scene")
             if scene is not None and old_scene is not None and old_scene != scene:
                 raise DatasetError(
-                    f"{info_path}: cannot append: the dataset was recorded in scene {old_scene.get('name')!r} "
-                    f"(sha256 {str(old_scene.get('sha256'))[:12]}), this recording is {scene.get('name')!r} "
-                    f"(sha256 {str(scene.get('sha256'))[:12]}); record into a new folder"
+                    f"{info_path}: cannot append: the dataset was recorded in scene {scene_label(old_scene)}, "
+                    f"this recording is {scene_label(scene)}; record into a new folder"
                 )
             self._recover()
         else:

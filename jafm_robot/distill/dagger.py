@@ -618,7 +618,7 @@ class DistillRun:
                                                "buffer_frames", "loss", "success")} for e in self.log["iterations"]],
             "eval_seeds": f"{EVAL_SEED_OFFSET + self.cfg.seed}..{EVAL_SEED_OFFSET + self.cfg.seed + self.cfg.eval_episodes - 1}",
         })
-        update_card(onnx_path, "commands", {**card["commands"], "distill": " ".join(shlex.quote(a) for a in self.argv)})
+        update_card(onnx_path, "commands", {**card["commands"], "distill": shlex.join(self.argv)})
         return {"onnx": str(onnx_path), "card": str(card_path(onnx_path)), "sha256": card["sha256"],
                 "parameters": card["parameters"]}
 

@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from jafm_robot.runtime.kinematics import panda_fk
+from jafm_robot.runtime.kinematics import panda_fk, panda_fk_matrix
 
 AUX_DIM = 6  # pick xyz, place xyz (m, robot base frame)
 CLOSE_BELOW = 0.01  # gripper target (m) under which the expert is closing on a part
 OPEN_ABOVE = 0.03  # gripper target (m) above which a closed hand is releasing
+
+
+def grasp_release(grip: np.ndarray) -> tuple[int, int] | None:
+    """(close, release) frame of one episode's gripper targets, or None without both events."""
+    closing = np.flatnonzero(grip < CLOSE_BELOW)
+    if not len(closing):
+        return None
+    c = int(closing[0])
+    opening = np.flatnonzero(grip[c:] > OPEN_ABOVE)
+    return None if not len(opening) else (c, c + int(opening[0]))
 
 
 def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,15 +46,10 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
     valid = np.zeros(len(ep), bool)
     for e in np.unique(ep):
         rows = np.flatnonzero(ep == e)
-        grip = action[rows, 7]
-        closing = np.flatnonzero(grip < CLOSE_BELOW)
-        if not len(closing):
+        events = grasp_release(action[rows, 7])
+        if events is None:
             continue
-        c = closing[0]
-        opening = np.flatnonzero(grip[c:] > OPEN_ABOVE)
-        if not len(opening):
-            continue
-        o = c + opening[0]
+        c, o = events
         out[rows, :3] = panda_fk(state[rows[c], :7])
         out[rows, 3:] = panda_fk(state[rows[o], :7])
         valid[rows] = True
@@ -88,8 +93,6 @@ def project(points: np.ndarray, view: np.ndarray, proj: np.ndarray) -> tuple[np.
 
 def wrist_view_matrix(q7: np.ndarray, offset: np.ndarray, look: np.ndarray, up: np.ndarray) -> np.ndarray:
     """View matrix of the camera on ``panda_hand`` for joint angles ``q7`` (the FK's hand frame)."""
-    from jafm_robot.runtime.kinematics import panda_fk_matrix
-
     hand = panda_fk_matrix(q7, tool_offset=0.0)
     rot, pos = hand[:3, :3], hand[:3, 3]
     eye = pos + rot @ np.asarray(offset, dtype=np.float64)
@@ -106,7 +109,6 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
     file's nominal pose (the per-episode jitter of a few pixels is noise on the target); the wrist
     camera follows the arm by forward kinematics of the frame's own joint state.
     """
-    from jafm_robot.runtime.kinematics import panda_fk
     from jafm_robot.sim.scene import load_scene
 
     sc = load_scene(scene)
@@ -125,9 +127,7 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
         rows = np.flatnonzero(ep == e)
         if not valid[rows[0]]:
             continue
-        grip = action[rows, 7]
-        c = int(np.flatnonzero(grip < CLOSE_BELOW)[0])
-        o = c + int(np.flatnonzero(grip[c:] > OPEN_ABOVE)[0])
+        c, o = grasp_release(action[rows, 7])
         for k in range(c + 1, o + 1):  # carried: the part is in the hand
             part[rows[k]] = panda_fk(state[rows[k], :7])
         part[rows[o + 1:]] = points[rows[o + 1:], 3:]

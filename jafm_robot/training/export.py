@@ -76,7 +76,7 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
             "episodes": facts.get("num_episodes"),
             "frames": facts.get("num_frames"),
             "scene": facts.get("scene"),
-            "command": " ".join(shlex.quote(a) for a in (ckpt.get("argv") or [])),
+            "command": shlex.join(ckpt.get("argv") or []),
         },
     )
     meta.validate("export")
@@ -148,7 +148,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         "training": meta.training,
         "commands": {
             "train": meta.training.get("command"),
-            "export": " ".join(shlex.quote(a) for a in (command or [])),
+            "export": shlex.join(command or []),
         },
         "latency": None,  # filled by `jafm-robot bench latency --policy FILE --card`
         "success": {},  # filled by `jafm-robot eval --policy FILE --card`: task -> language -> result

@@ -102,11 +102,9 @@ class CameraEncoder(nn.Module):
             x = F.avg_pool2d(x, k, k)
         toks = self.proj(x).flatten(2).transpose(1, 2)  # [B, g*g, d]
         if self.keypoints is not None:
+            xy, logits = self.keypoints(feats, return_logits=True)
             if kp_logits is not None:
-                xy, logits = self.keypoints(feats, return_logits=True)
                 kp_logits.append(logits)
-            else:
-                xy = self.keypoints(feats)
             toks = torch.cat([toks, self.kp_proj(xy)], 1)
         return toks + self.pos
 
@@ -232,13 +230,14 @@ class VLAPolicy(nn.Module):
         bias = ((1.0 - torch.cat(valid, 1)) * NEG)[:, None, None, :]
         for blk in self.blocks:
             x = blk(x, bias)
-        x = self.ln_f(x)
+        n_out = self.cfg.chunk_len + (1 if self.cfg.aux_dim else 0)  # the aux token sits right before the queries
+        x = self.ln_f(x[:, -n_out:])  # only the tokens that are read out (LayerNorm is per token)
         actions = self.head(x[:, -self.cfg.chunk_len:])
         if not return_aux:
             return actions
         if not self.cfg.aux_dim:
             raise ValueError("this policy has no auxiliary head (aux_dim = 0)")
-        extras = {"aux": self.aux_head(x[:, -self.cfg.chunk_len - 1])}
+        extras = {"aux": self.aux_head(x[:, 0])}
         if kp_logits:
             extras["kp_logits"] = torch.stack(kp_logits, 1)
         return actions, extras
