@@ -100,14 +100,15 @@ def wrist_view_matrix(q7: np.ndarray, offset: np.ndarray, look: np.ndarray, up: 
 
 
 def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray, cameras: list[str],
-                     scene: str = "factory") -> tuple[np.ndarray, np.ndarray]:
+                     scene: str = "factory", scene_poses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame and camera, where keypoints 0 and 1 should look: (float32 [N, C, 2, 2] image
     coordinates in [-1, 1], float32 [N, C, 2] 1 where the point is in view).
 
     Keypoint 0 is the named part: its pick point until the grasp, the hand while it is carried, the
-    place point after the release. Keypoint 1 is the place point. The scene camera uses the scene
-    file's nominal pose (the per-episode jitter of a few pixels is noise on the target); the wrist
-    camera follows the arm by forward kinematics of the frame's own joint state.
+    place point after the release. Keypoint 1 is the place point. The scene camera uses
+    ``scene_poses[episode]`` (eye, target) when given (:func:`recorded_scene_cameras`), else the
+    scene file's nominal pose, whose per-episode jitter puts a few pixels of noise on the target;
+    the wrist camera follows the arm by forward kinematics of the frame's own joint state.
     """
     from jafm_robot.sim.scene import load_scene
 
@@ -134,7 +135,39 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
     for i in np.flatnonzero(valid):
         pts = np.stack([part[i], points[i, 3:]])
         for j, c in enumerate(cameras):
-            view = scene_view if c == "image" else wrist_view_matrix(state[i, :7], wc.offset, wc.look, wc.up)
+            if c != "image":
+                view = wrist_view_matrix(state[i, :7], wc.offset, wc.look, wc.up)
+            elif scene_poses is not None:
+                view = look_at(scene_poses[ep[i], 0], scene_poses[ep[i], 1], cam.up)
+            else:
+                view = scene_view
             xy, inside = project(pts, view, scene_proj if c == "image" else wrist_proj)
             uv[i, j], ok[i, j] = xy, inside
     return uv, ok
+
+
+def recorded_scene_cameras(episodes: list[dict], scene: str) -> np.ndarray | None:
+    """Per-episode scene-camera (eye, target), float64 [E, 2, 3], replayed from the recorded seeds.
+
+    The scene camera is jittered per episode (scene file ``randomization``) and the recording does
+    not store the draw, but a reset with the same task, seed and language rebuilds the same world,
+    so ~25 ms per episode recovers it exactly. None when an episode has no seed or task to replay.
+    """
+    from jafm_robot.datasets.recording import make_env
+
+    if not episodes or any(int(r.get("seed", -1)) < 0 or not r.get("env_task") for r in episodes):
+        return None
+    poses = np.zeros((len(episodes), 2, 3))
+    envs: dict[str, object] = {}
+    try:
+        for i, r in enumerate(episodes):
+            task = str(r["env_task"])
+            if task not in envs:
+                envs[task] = make_env(task, 32, scene=scene)
+            u = envs[task].unwrapped  # type: ignore[attr-defined]
+            u.reset(seed=int(r["seed"]), options={"language": r.get("language") or "en"})
+            poses[i] = u.world.appearance.scene_eye, u.world.appearance.scene_target
+    finally:
+        for e in envs.values():
+            e.close()  # type: ignore[attr-defined]
+    return poses

@@ -63,9 +63,11 @@ class ChunkSamples:
 
     def add_keypoint_targets(self, scene: str) -> float:
         """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
-        from jafm_robot.training.auxiliary import keypoint_targets
+        from jafm_robot.training.auxiliary import keypoint_targets, recorded_scene_cameras
 
-        self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene)
+        poses = recorded_scene_cameras(self.ds.episodes, scene) if "image" in self.cameras else None
+        self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene,
+                                                  poses)
         return float(self.kp_valid.mean())
 
     def __len__(self) -> int:

@@ -132,3 +132,26 @@ def test_keypoint_loss_prefers_the_target_cell():
     # points out of view do not count
     valid[0, 0, 1] = 0
     assert keypoint_loss(right, uv, valid, grid) == keypoint_loss(right[:, :, :1], uv[:, :, :1], valid[:, :, :1], grid)
+
+
+def test_recorded_scene_cameras_replay_the_jittered_pose():
+    """The per-episode scene-camera jitter is recovered from the recorded seed: the replayed view is
+    the simulator's own view of that episode, not the nominal one (which is off by the jitter)."""
+    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.training.auxiliary import look_at, recorded_scene_cameras
+
+    rows = [{"seed": 10001, "env_task": "PickPlace", "language": "ja"}, {"seed": 7, "env_task": "PickPlace", "language": "en"}]
+    poses = recorded_scene_cameras(rows, "factory")
+    assert poses is not None and poses.shape == (2, 2, 3)
+    env = make_env("PickPlace", 32)
+    try:
+        for r, pose in zip(rows, poses, strict=True):
+            env.reset(seed=r["seed"], options={"language": r["language"]})
+            u = env.unwrapped
+            sim_view = np.array(u._scene_view).reshape(4, 4).T
+            sc = u.scene_config.scene_camera
+            np.testing.assert_allclose(look_at(pose[0], pose[1], sc.up), sim_view, atol=1e-6)
+            assert np.abs(look_at(sc.eye, sc.target, sc.up) - sim_view).max() > 1e-3  # the jitter is real
+    finally:
+        env.close()
+    assert recorded_scene_cameras([{"seed": -1, "env_task": "PickPlace"}], "factory") is None

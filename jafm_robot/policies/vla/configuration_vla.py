@@ -34,6 +34,10 @@ class VisionConfig:
     # of K learned feature maps, one token each. Pooled grid tokens lose where inside a cell a part
     # sits; a grasp needs it to within a centimetre. 0 = off.
     keypoints: int = 0
+    # Convs per stage: 1 = a single strided conv; each extra one is a residual 3x3 conv at the
+    # stage's resolution. Telling a 6-px cube from a 6-px cylinder of the same colour takes more
+    # than one nonlinearity per scale: with depth 1 the named part was never localised.
+    depth: int = 1
 
     @property
     def downsample(self) -> int:
@@ -122,7 +126,7 @@ SIZES: dict[str, VLAConfig] = {
     "small": VLAConfig(name="small", d_model=96, n_heads=4, n_layers=3, vision=VisionConfig((16, 32, 64, 64), 4)),
     # the shipped PickPlace policy / distilled student: small + FiLM + keypoints, 16x16 final map
     "student": VLAConfig(name="student", d_model=96, n_heads=4, n_layers=3,
-                         vision=VisionConfig((16, 32, 64), 2, film=True, keypoints=16), aux_dim=6),
+                         vision=VisionConfig((16, 32, 64), 2, film=True, keypoints=16, depth=2), aux_dim=6),
     "base": VLAConfig(name="base", d_model=192, n_heads=6, n_layers=6, vision=VisionConfig((32, 64, 128, 128), 8)),
     "large": VLAConfig(name="large", d_model=384, n_heads=8, n_layers=8, vision=VisionConfig((48, 96, 192, 256), 8)),
     # the multi-task teacher that students are distilled from (jafm_robot.distill.foundation):

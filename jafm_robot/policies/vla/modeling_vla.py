@@ -55,6 +55,18 @@ class SpatialSoftmax(nn.Module):
         return (xy, logits) if return_logits else xy
 
 
+class ResConv(nn.Module):
+    """x + relu(GN(conv3x3(x))): an extra nonlinearity at a stage's resolution."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+        self.norm = nn.GroupNorm(min(4, c), c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + F.relu(self.norm(self.conv(x)))
+
+
 class CameraEncoder(nn.Module):
     """uint8 NHWC image -> [B, g*g (+K), d] tokens with a learned position per token.
 
@@ -65,6 +77,7 @@ class CameraEncoder(nn.Module):
     def __init__(self, cfg: VLAConfig) -> None:
         super().__init__()
         self.blocks = nn.ModuleList()
+        self.res = nn.ModuleList()
         self.films = nn.ModuleList() if cfg.vision.film else None
         c_in = 3
         for i, c in enumerate(cfg.vision.channels):
@@ -74,6 +87,7 @@ class CameraEncoder(nn.Module):
             else:
                 conv = nn.Conv2d(c_in, c, 3, stride=2, padding=1)
             self.blocks.append(nn.Sequential(conv, nn.GroupNorm(min(4, c), c)))
+            self.res.append(nn.ModuleList(ResConv(c) for _ in range(cfg.vision.depth - 1)))
             if self.films is not None:
                 self.films.append(FiLM(cfg.d_model, c))
             c_in = c
@@ -96,6 +110,8 @@ class CameraEncoder(nn.Module):
             if self.films is not None and cond is not None:
                 x = self.films[i](x, cond)
             x = F.relu(x)
+            for r in self.res[i]:
+                x = r(x)
         feats = x
         if self.feat != self.grid:
             k = self.feat // self.grid
