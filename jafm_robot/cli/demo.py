@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=2, help="episodes per task and language")
     p.add_argument("--seed", type=int, default=90_000, help="first seed (held out from training)")
     p.add_argument("--rate", type=float, default=500.0, help="control loop rate (Hz)")
+    p.add_argument("--replan-every", type=int, default=None, help="action points between inferences (default chunk_len//2)")
     p.add_argument("--video", default="outputs/demo.mp4")
     p.add_argument("--json", default=None)
 
@@ -63,7 +64,7 @@ def _policy_demo(args: argparse.Namespace, policy: Path, langs: list[str]) -> in
     print(f"demo: {policy.name} through the real-time runtime (loop {args.rate:.0f} Hz)")
     print(HEADER)
     for task in tasks:
-        with RealtimeRunner(str(policy), task, loop_rate=args.rate) as runner:
+        with RealtimeRunner(str(policy), task, loop_rate=args.rate, replan_every=args.replan_every) as runner:
             for i in progress(range(args.episodes * len(langs)), desc=task):
                 ep = runner.run_episode(args.seed + i, langs[i % len(langs)], video_hz=10.0 if args.video else 0.0)
                 episodes.append(ep)

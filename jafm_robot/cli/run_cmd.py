@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--rate", type=float, default=500.0, help="control loop rate in Hz (up to 1000)")
+    p.add_argument("--replan-every", type=int, default=None,
+                   help="action points between inferences, as in eval (default chunk_len//2: the policy runs at "
+                        "1/(replan_every*action_dt) Hz)")
     p.add_argument("--provider", default="cpu", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--scene", default=None, help="scene name under sim/scenes or a YAML path")
     p.add_argument("--time-limit", type=float, default=None, help="simulated seconds per episode (default: the task's)")
@@ -63,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     episodes, frames = [], []
     t0 = time.perf_counter()
     with RealtimeRunner(args.policy, args.task, provider=args.provider, loop_rate=args.rate,
-                        scene=args.scene) as runner:
-        print(f"policy {args.policy} on {runner.engine.provider}; loop {args.rate:.0f} Hz", flush=True)
+                        replan_every=args.replan_every, scene=args.scene) as runner:
+        print(f"policy {args.policy} on {runner.engine.provider}; loop {args.rate:.0f} Hz; inference every "
+              f"{runner.replan_every} action points ({runner.policy_rate:g} Hz)", flush=True)
         print(HEADER)
         for i in progress(range(args.episodes), desc=f"run {args.task}"):
             lang = langs[i % len(langs)]
@@ -75,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             if args.video:
                 frames.extend(episode_frames(ep))
     summary = summarize_runs(episodes, task=args.task, seed=args.seed, policy=args.policy,
-                             loop_rate=args.rate, wall_s=time.perf_counter() - t0)
+                             loop_rate=args.rate, replan_every=runner.replan_every,
+                             wall_s=time.perf_counter() - t0)
     print(f"success {summary['success_rate']:.0%} over {len(episodes)} episodes "
           f"(95% CI {summary['ci95'][0]:.2f}-{summary['ci95'][1]:.2f})")
     write_json(args.json, summary)

@@ -25,6 +25,7 @@ import numpy as np
 from jafm_robot.contract import encode_instruction
 from jafm_robot.hosts.sim_process import SimProcess
 from jafm_robot.robots.config import load_robot_config
+from jafm_robot.runtime.chunks import default_replan_every
 from jafm_robot.runtime.control_loop import ControlLoop
 from jafm_robot.runtime.engine import PolicyEngine
 from jafm_robot.runtime.inference import AsyncPolicyRunner
@@ -53,7 +54,8 @@ class RealtimeRunner:
     """Owns the simulator process, the engine, the loop and the policy thread for one task."""
 
     def __init__(self, policy: str, task: str, *, provider: str = "cpu", allow_fallback: bool = True,
-                 loop_rate: float = 500.0, policy_rate: float | None = None, camera_hz: float = 10.0,
+                 loop_rate: float = 500.0, policy_rate: float | None = None, replan_every: int | None = None,
+                 camera_hz: float = 10.0,
                  scene: str | None = None, randomize: bool = True, verify: bool = True) -> None:
         # one intra-op thread: the other core belongs to the simulator process, and the loop thread
         # shares this one; a spinning ORT pool would steal the loop's time slices
@@ -65,7 +67,11 @@ class RealtimeRunner:
         self.task = task
         self.cfg = load_robot_config(meta.robot)
         self.loop_rate = float(loop_rate)
-        self.policy_rate = float(policy_rate or 1.0 / meta.action_dt)
+        # inference every k action points (runtime.chunks.default_replan_every unless told), as eval does
+        self.replan_every = int(replan_every or default_replan_every(meta.chunk_len))
+        if self.replan_every < 1:
+            raise ValueError(f"replan_every must be >= 1, got {self.replan_every}")
+        self.policy_rate = float(policy_rate or 1.0 / (meta.action_dt * self.replan_every))
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
         self._instruction = np.zeros(128, np.uint8)
@@ -93,7 +99,9 @@ class RealtimeRunner:
         self._last_obs_seq = -1
         limit = time_limit or self.sim.info["max_episode_steps"] * self.sim.info["action_dt"]
 
-        safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=0.5)
+        # the watchdog allows one missed inference beyond the re-plan period before it holds
+        stale_after = 2.0 / self.policy_rate + 0.1
+        safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=stale_after)
         loop = ControlLoop(self.cfg, self.loop_rate, send_command=self.sim.slots.write_command, safety=safety,
                            initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
         # the policy thread gets a real-time priority below the loop's, so that it is not starved

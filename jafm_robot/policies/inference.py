@@ -101,10 +101,10 @@ class ChunkExecutor:
     """
 
     def __init__(self, policy: LoadedPolicy, replan_every: int | None = None, blend_time: float | None = None) -> None:
-        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
+        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender, default_replan_every
 
         self.policy = policy
-        self.k = int(replan_every or max(1, policy.chunk_len // 2))
+        self.k = int(replan_every or default_replan_every(policy.chunk_len))
         if self.k < 1:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt

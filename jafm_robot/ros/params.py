@@ -97,7 +97,9 @@ class PolicyNodeParams:
 
     model: str = ""  # "" = the shipped default under models/
     provider: str = "auto"  # ONNX Runtime execution provider: auto, cpu, cuda, tensorrt
-    rate_hz: float = 10.0  # inference requests per second (the model's action_dt sets the chunk timing)
+    # inference requests per second; 0 = the model's own rhythm, one inference every
+    # runtime.chunks.default_replan_every(chunk_len) action points, as in eval and run
+    rate_hz: float = 0.0
     instruction: str = ""  # until one arrives on /instruction ("" = wait)
     robot: str = "panda"
     max_obs_age_s: float = 0.5  # an image/state older than this (vs. now) is stale: hold, do not infer
@@ -105,8 +107,10 @@ class PolicyNodeParams:
     diagnostics_rate_hz: float = 1.0
 
     def validate(self) -> None:
-        for k in ("rate_hz", "max_obs_age_s", "max_skew_s", "diagnostics_rate_hz"):
+        for k in ("max_obs_age_s", "max_skew_s", "diagnostics_rate_hz"):
             _positive(k, getattr(self, k))
+        if not (self.rate_hz >= 0 and math.isfinite(self.rate_hz)):
+            raise ParamError(f"rate_hz must be >= 0 (0 = from the model), got {self.rate_hz}")
         if self.provider not in ("auto", "cpu", "cuda", "tensorrt"):
             raise ParamError(f"provider must be auto, cpu, cuda or tensorrt, got {self.provider!r}")
 

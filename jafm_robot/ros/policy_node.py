@@ -101,14 +101,16 @@ class PolicyNode(Node):
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
 
         # Inference in the runtime's runner thread (paced at rate_hz, skips a frame it already saw).
+        from jafm_robot.runtime.chunks import default_replan_every
         from jafm_robot.runtime.inference import AsyncPolicyRunner
 
         self._closing = False
+        self.rate_hz = self.p.rate_hz or 1.0 / (self.engine.action_dt * default_replan_every(self.engine.chunk_len))
         self.runner = AsyncPolicyRunner(
             self.engine,
             self._get_observation,
             self._publish_chunk,
-            rate_hz=self.p.rate_hz,
+            rate_hz=self.rate_hz,
             max_obs_age=self.p.max_obs_age_s,
             clock=self._now,
         )
@@ -117,7 +119,7 @@ class PolicyNode(Node):
         self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics, callback_group=timers)
         self.get_logger().info(
             f"policy_node: {path.name} on {self.engine.provider}, cameras={list(self.engine.cameras)}, "
-            f"chunk={self.engine.chunk_len}x{self.engine.action_dt}s @ {self.p.rate_hz} Hz"
+            f"chunk={self.engine.chunk_len}x{self.engine.action_dt}s @ {self.rate_hz:g} Hz"
         )
 
     # -------------------------------------------------------------------------------------- inputs

@@ -36,6 +36,18 @@ import numpy as np
 from jafm_robot.contract import ACTION_DIM
 
 
+def default_replan_every(chunk_len: int) -> int:
+    """Action points executed per inference when a host is not told: half a chunk.
+
+    Every host uses this one rule (``eval``'s ChunkExecutor, ``run``/``demo``'s real-time runner,
+    ``policy_node``), so a policy meets the same re-planning rhythm in the gym loop, the runtime
+    and ROS, and ``run`` reproduces ``eval``. Re-planning every point is not just "more reactive":
+    a chunk policy trained on demonstrations that start from rest can stall at the start, because
+    at rest its first point is a tiny step and the state carries no velocity to say it has begun.
+    """
+    return max(1, int(chunk_len) // 2)
+
+
 @dataclass(frozen=True)
 class ActionChunk:
     """``points[i]`` is due at ``stamp + (i + lead) * dt`` (seconds on the control loop's clock)."""

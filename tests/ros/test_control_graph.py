@@ -116,7 +116,8 @@ def test_policy_and_controller_over_dds(tmp_path: Path, graph, probe) -> None:
     reset = probe.node.create_client(Trigger, "/controller_node/reset")
     arm = FakeArm(probe)
     try:
-        graph.start("policy_node", params, params={"model": str(model)})
+        # 10 Hz rather than the model's own rhythm: the malformed-input checks below time it
+        graph.start("policy_node", params, params={"model": str(model), "rate_hz": 10.0})
         graph.start("controller_node", params, params={"chunk_timeout_s": 0.6})
         pub_instr.publish(String(data="pick up the red part and put it in the blue bin"))
 

@@ -150,6 +150,9 @@ def test_params_errors(tmp_path: Path) -> None:
     assert from_dict(ControllerNodeParams, {"rate_hz": 250}).rate_hz == 250.0  # int -> float
     with pytest.raises(ParamError, match="must be float"):
         from_dict(PolicyNodeParams, {"rate_hz": "fast"})
+    with pytest.raises(ParamError, match="0 = from the model"):
+        from_dict(PolicyNodeParams, {"rate_hz": -2.0})
+    assert from_dict(PolicyNodeParams, {}).rate_hz == 0.0  # default: the model's own re-planning rhythm
     f = tmp_path / "p.yaml"
     f.write_text("policy_node:\n  rate_hz: 3.0\n")
     with pytest.raises(ParamError, match="ros__parameters"):
