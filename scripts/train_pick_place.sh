@@ -44,7 +44,8 @@ train() {
   local resume=()
   [[ -f "$RUN/checkpoints/last.pt" ]] && resume=(--resume)
   "$JR" train --dataset "$(shards | paste -sd, -)" --config student --steps "$STEPS" --batch-size "$BATCH" \
-    --lr "$LR" --device "$DEVICE" --out "$RUN" --save-every 2000 --json "$RUN.json" "${resume[@]}"
+    --lr "$LR" --device "$DEVICE" --shift-pad 0 --kp-weight 0.5 --out "$RUN" --save-every 2000 \
+    --json "$RUN.json" "${resume[@]}"
 }
 
 export_model() {
@@ -54,7 +55,7 @@ export_model() {
 evaluate() {
   for lang in en ja; do
     "$JR" eval --policy "models/$NAME.onnx" --task PickPlace --episodes "$EVAL_EPISODES" --seed 10000 \
-      --lang "$lang" --replan-every 1 --json "$RUN/eval_$lang.json" --card
+      --lang "$lang" --json "$RUN/eval_$lang.json" --card
   done
 }
 
