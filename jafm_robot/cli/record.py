@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
     from jafm_robot.cli.common import check_task, parse_languages, progress, write_json
     from jafm_robot.datasets.recording import record
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(attempts=res.attempted, frames=res.total_frames)
 
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
-                 keep_failures=args.keep_failures, on_episode=tick)
+                 keep_failures=args.keep_failures, on_episode=tick,
+                 command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "
           f"dataset now {res.total_episodes} episodes / {res.total_frames} frames")

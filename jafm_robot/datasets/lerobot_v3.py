@@ -215,10 +215,13 @@ class LeRobotV3Writer:
         data_files_size_in_mb: float = DATA_FILES_SIZE_MB,
         crf: int = DEFAULT_CRF,
         scene: dict[str, str] | None = None,
+        command: str | None = None,
     ) -> None:
         """``scene`` ({"name", "sha256"} of the scene file) is stored as ``info["jafm_scene"]``:
         frames from two different work cells (a moved camera, new textures) must not share a
-        dataset, and training needs the camera poses the frames were rendered with."""
+        dataset, and training needs the camera poses the frames were rendered with. ``command``
+        (the recording's command line) is appended to ``info["jafm_record_commands"]``, so a model
+        card can name every command behind its data."""
         self.root = Path(root)
         self.crf = crf
         bad = [c for c in cameras if c not in CAMERAS]
@@ -264,6 +267,8 @@ class LeRobotV3Writer:
             self._tasks: list[str] = []
             self._data_rows_in_file = 0
             self._data_file = (0, 0)
+        if command:
+            self.info.setdefault("jafm_record_commands", []).append(command)
         self.cameras = [k.split(".")[-1] for k, f in self.info["features"].items() if f["dtype"] == "video"]
         self.image_size = int(self.info["features"][video_key(self.cameras[0])]["shape"][0])
         self.fps = int(self.info["fps"])

@@ -91,6 +91,7 @@ def record(
     keep_failures: bool = False,
     max_attempts_factor: int = 3,
     on_episode: Callable[[RecordResult], None] | None = None,
+    command: str | None = None,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``."""
     from jafm_robot.experts import make_expert
@@ -103,7 +104,8 @@ def record(
         robot = getattr(env.unwrapped, "robot_config", None)
         joint_names = tuple(getattr(robot, "joint_names", ())) or tuple(f"panda_joint{i}" for i in range(1, 8))
         writer = LeRobotV3Writer(out, fps=fps, image_size=image_size, robot=getattr(robot, "name", "panda"),
-                                 joint_names=joint_names, scene=scene_identity(env.unwrapped.scene_config))
+                                 joint_names=joint_names, scene=scene_identity(env.unwrapped.scene_config),
+                                 command=command)
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
         expert = make_expert(env)
         res = RecordResult(root=str(out))

@@ -77,6 +77,7 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
             "frames": facts.get("num_frames"),
             "scene": facts.get("scene"),
             "command": shlex.join(ckpt.get("argv") or []),
+            "record_commands": list(facts.get("record_commands") or []),
         },
     )
     meta.validate("export")
@@ -147,6 +148,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         "parity_max_abs_diff": max_diff,
         "training": meta.training,
         "commands": {
+            "record": meta.training.get("record_commands") or [],
             "train": meta.training.get("command"),
             "export": shlex.join(command or []),
         },

@@ -38,7 +38,7 @@ def reach_dataset(tmp_path_factory):
     from jafm_robot.datasets.recording import record
 
     root = tmp_path_factory.mktemp("reach") / "ds"
-    res = record("Reach", 2, root, ["en", "ja"], seed=0, image_size=64)
+    res = record("Reach", 2, root, ["en", "ja"], seed=0, image_size=64, command="jafm-robot record --task Reach")
     assert res.written == 2
     return root
 
@@ -63,8 +63,9 @@ def test_record_real_env_then_append(reach_dataset, tmp_path):
 
     root = tmp_path / "copy"
     shutil.copytree(reach_dataset, root)
-    res = record("Reach", 1, root, ["en"], seed=0, image_size=64)
+    res = record("Reach", 1, root, ["en"], seed=0, image_size=64, command="jafm-robot record --episodes 1")
     ds2 = LeRobotV3Dataset(root)
+    assert ds2.info["jafm_record_commands"] == ["jafm-robot record --task Reach", "jafm-robot record --episodes 1"]
     assert res.written == 1 and ds2.num_episodes == 3
     assert [e["seed"] for e in ds2.episodes] == [0, 1, 2]
     assert ds2.episode_bounds(2)[0] == len(ds)
@@ -88,5 +89,6 @@ def test_pipeline_record_train_export_run_in_env(reach_dataset, tmp_path):
     card = json.loads(model.with_suffix(".json").read_text())
     assert card["success"]["Reach/ja"]["episodes"] == 1 and card["tasks"] == ["Reach"]
     assert card["commands"]["eval Reach/ja"].startswith("jafm-robot ")  # how the figure was measured
+    assert card["commands"]["record"] == ["jafm-robot record --task Reach"]  # and the data behind it
     # the policy refuses a task it was not trained on, with a clear message
     assert main(["eval", "--policy", str(model), "--task", "Stack", "--episodes", "1"]) == 2
