@@ -365,14 +365,16 @@ class DistillRun:
 
         if not path.is_file():
             raise FileNotFoundError(f"--student-init: no checkpoint at {path}")
-        model, _ = policy_from_checkpoint(path, map_location=self.cfg.device)
+        model, ckpt = policy_from_checkpoint(path, map_location=self.cfg.device)
         c = model.cfg
         if (list(c.cameras), c.image_size, c.chunk_len) != (self.cameras, self.cfg.image_size, self.cfg.chunk_len):
             raise ValueError(f"--student-init {path}: cameras {list(c.cameras)}, image size {c.image_size}, chunk "
                              f"{c.chunk_len} do not match this run's {self.cameras}, {self.cfg.image_size}, {self.cfg.chunk_len}")
         self.model, self.vcfg = model.to(self.cfg.device).train(), c
         self._make_optimizer(torch)
-        self.log["student"] = {"size": c.name, "vla_config": c.to_dict(), "init": str(path)}
+        self.log["student"] = {"size": c.name, "vla_config": c.to_dict(), "init": str(path),
+                               "init_command": shlex.join(ckpt.get("argv") or []),
+                               "init_record_commands": list((ckpt.get("dataset") or {}).get("record_commands") or [])}
 
     def _resume(self) -> int:
         import torch
@@ -478,6 +480,19 @@ class DistillRun:
         self.last_loss = float(np.mean(losses[-max(1, min(len(losses), 20)):]))
         return self.last_loss
 
+    def _record_commands(self) -> list[str]:
+        """The commands behind every recorded frame the student saw (--dataset-init, --student-init's data)."""
+        if getattr(self, "_record_cmds", None) is not None:
+            return self._record_cmds
+        cmds = list(self.log.get("student", {}).get("init_record_commands") or [])
+        if self.cfg.dataset_init:
+            from jafm_robot.datasets.concat import open_dataset
+
+            ds = open_dataset(self.cfg.dataset_init)
+            cmds += [c for d in getattr(ds, "parts", [ds]) for c in d.info.get("jafm_record_commands", [])]
+        self._record_cmds: list[str] | None = list(dict.fromkeys(cmds))
+        return self._record_cmds
+
     def save_checkpoint(self, name: str) -> Path:
         """A checkpoint in ``jafm-robot train``'s format (export, eval and load_policy read it)."""
         from jafm_robot.training.checkpoint import save_checkpoint
@@ -491,6 +506,7 @@ class DistillRun:
             "joint_names": list(getattr(robot, "joint_names", []) or [f"panda_joint{i}" for i in range(1, 8)])[:7],
             "env_tasks": list(self.cfg.tasks), "languages": list(self.cfg.languages),
             "num_episodes": len(self.buffer.episodes), "num_frames": len(self.buffer),
+            "record_commands": self._record_commands(),
         }
         path = self.out / "checkpoints" / f"{name}.pt"
         payload = {"step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
@@ -618,7 +634,9 @@ class DistillRun:
                                                "buffer_frames", "loss", "success")} for e in self.log["iterations"]],
             "eval_seeds": f"{EVAL_SEED_OFFSET + self.cfg.seed}..{EVAL_SEED_OFFSET + self.cfg.seed + self.cfg.eval_episodes - 1}",
         })
-        update_card(onnx_path, "commands", {**card["commands"], "distill": shlex.join(self.argv)})
+        init_cmd = self.log.get("student", {}).get("init_command")
+        update_card(onnx_path, "commands", {**card["commands"], **({"train": init_cmd} if init_cmd else {}),
+                                            "distill": shlex.join(self.argv)})
         return {"onnx": str(onnx_path), "card": str(card_path(onnx_path)), "sha256": card["sha256"],
                 "parameters": card["parameters"]}
 

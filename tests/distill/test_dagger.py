@@ -243,7 +243,8 @@ def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
         model.state_mean.fill_(0.123)
     pt = tmp_path / "bc.pt"
     save_checkpoint(pt, {"step": 7, "model": model.state_dict(), "vla_config": model.cfg.to_dict(),
-                         "stats": policy_stats(model), "dataset": {"action_dt": 0.1}, "argv": ["test"]})
+                         "stats": policy_stats(model), "argv": ["jafm-robot", "train", "--steps", "7"],
+                         "dataset": {"action_dt": 0.1, "record_commands": ["jafm-robot record --task Reach"]}})
     out = tmp_path / "run"
     argv = [*_base_argv(out), "--iterations", "1", "--eval-episodes", "0", "--steps-per-iter", "0",
             "--beta0", "0", "--student-init", str(pt), "--no-export"]
@@ -254,6 +255,9 @@ def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
     ck = torch.load(out / "checkpoints" / "last.pt", weights_only=False)
     assert torch.equal(ck["model"]["head.weight"], model.state_dict()["head.weight"])  # 0 steps: untouched
     assert np.allclose(ck["stats"]["state_mean"], 0.123)
+    # provenance: the initial student's training command and the recordings behind it travel on
+    assert log["student"]["init_command"] == "jafm-robot train --steps 7"
+    assert ck["dataset"]["record_commands"] == ["jafm-robot record --task Reach"]
     wrong = [*_base_argv(tmp_path / "run2"), "--image-size", str(IMG * 2), "--student-init", str(pt), "--no-export"]
     with pytest.raises(ValueError, match="do not match"):
         distill.run(_args(*wrong))
