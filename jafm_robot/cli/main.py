@@ -15,6 +15,7 @@ VERBS: dict[str, str] = {
     "demo": "demo",
     "expert": "expert",
     "record": "record",
+    "layouts": "layouts",
     "train": "train",
     "distill": "distill",
     "export": "export",

@@ -26,6 +26,28 @@ class Batch:
     aux_valid: np.ndarray | None = None  # float32 [B] 1 where the frame has auxiliary targets
     kp: np.ndarray | None = None  # float32 [B,cams,2,2] where keypoints 0/1 should look (training only)
     kp_valid: np.ndarray | None = None  # float32 [B,cams,2] 1 where that point is in view
+    act_valid: np.ndarray | None = None  # float32 [B] 1 where ``actions`` are real (None = all rows)
+
+
+def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
+    """``b`` plus layout frames (datasets.layouts.LayoutSamples) ``idx``: those rows have keypoint
+    targets only, so their actions (a copy of the state) and auxiliary targets are masked out."""
+    n, m = len(b.state), len(idx)
+    if b.kp is None:
+        raise ValueError("layout frames only carry keypoint targets: train a size with keypoints and an auxiliary head")
+    state = layouts.state[idx]
+    cat = np.concatenate
+    return Batch(
+        images={c: cat([v, layouts.images[c][idx]]) for c, v in b.images.items()},
+        state=cat([b.state, state]),
+        instruction=cat([b.instruction, layouts.instruction[idx]]),
+        actions=cat([b.actions, np.repeat(state[:, None], b.actions.shape[1], 1)]),
+        aux=None if b.aux is None else cat([b.aux, np.zeros((m, b.aux.shape[1]), b.aux.dtype)]),
+        aux_valid=None if b.aux_valid is None else cat([b.aux_valid, np.zeros(m, np.float32)]),
+        kp=cat([b.kp, layouts.kp[idx]]),
+        kp_valid=cat([b.kp_valid, layouts.kp_valid[idx]]),
+        act_valid=cat([np.ones(n, np.float32), np.zeros(m, np.float32)]),
+    )
 
 
 class ChunkSamples:

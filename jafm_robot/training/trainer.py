@@ -29,7 +29,7 @@ from jafm_robot.policies.vla.configuration_vla import get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import compute_stats
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
-from jafm_robot.training.data import ChunkSamples
+from jafm_robot.training.data import ChunkSamples, append_layouts
 
 
 @dataclass
@@ -57,6 +57,10 @@ class TrainConfig:
     aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
     kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
     init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule)
+    # layout frames (datasets.layouts, `jafm-robot layouts`) for the keypoint loss: files A,B,...
+    # and how many ride along per batch, as a fraction of the batch
+    layouts: str | None = None
+    layout_fraction: float = 0.5
     # scene whose camera poses place the keypoint targets; None = the one the dataset records
     # (info.json "jafm_scene"), else "factory"
     scene: str | None = None
@@ -74,14 +78,19 @@ class _LossModule(nn.Module):
 
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
                 aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None,
-                kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None) -> torch.Tensor:
+                kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None,
+                act_valid: torch.Tensor | None = None) -> torch.Tensor:
         if aux is None or not self.aux_weight:
             pred = self.policy.predict_normalized(images, state, instruction)
             loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
             self.terms = {"action_loss": loss.detach()}
             return loss
         pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
-        action_loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+        if act_valid is None:
+            action_loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+        else:  # layout frames (keypoint targets only) ride along in the batch
+            per = (pred - self.policy.normalize_actions(actions, state)).abs().mean((1, 2))
+            action_loss = (per * act_valid).sum() / act_valid.sum().clamp_min(1.0)
         per_frame = (extras["aux"] - aux).abs().mean(1)
         aux_loss = (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
         loss = action_loss + self.aux_weight * aux_loss
@@ -228,6 +237,14 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             if cfg.scene and recorded and cfg.scene != recorded:
                 raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
             samples.add_keypoint_targets(cfg.scene or recorded or "factory")
+    layouts, n_layout = None, 0
+    if cfg.layouts:
+        if samples.kp is None:
+            raise ValueError("--layouts needs keypoint supervision: a size with keypoints and an auxiliary head "
+                             "(e.g. student) and --kp-weight > 0")
+        from jafm_robot.datasets.layouts import LayoutSamples
+
+        layouts = LayoutSamples(cfg.layouts, list(vcfg.cameras), vcfg.image_size, ds.info.get("jafm_scene"))
     policy.to(device).train()
     loss_module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
                               cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)
@@ -251,6 +268,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     per_rank = max(1, cfg.batch_size // world)  # --batch-size is the global batch
     rng = np.random.default_rng(cfg.seed * 1000 + rank + start_step)
     facts = dataset_facts(ds, list(vcfg.cameras))
+    if layouts is not None:
+        n_layout = max(1, round(cfg.layout_fraction * per_rank))
+        facts["layouts"] = {"files": cfg.layouts, "frames": len(layouts), "per_batch": n_layout,
+                            "commands": layouts.commands()}
 
     def batches():
         epoch = start_step * per_rank // max(1, len(sampler))
@@ -304,9 +325,12 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     step = start_step
     for step in range(start_step, cfg.steps):
         b = samples.batch(next(it), rng, cfg.shift_pad)
+        if layouts is not None:
+            b = append_layouts(b, layouts, rng.integers(0, len(layouts), n_layout))
         images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
         aux = {k: torch.from_numpy(v).to(device) for k, v in
-               (("aux", b.aux), ("aux_valid", b.aux_valid), ("kp", b.kp), ("kp_valid", b.kp_valid)) if v is not None}
+               (("aux", b.aux), ("aux_valid", b.aux_valid), ("kp", b.kp), ("kp_valid", b.kp_valid),
+                ("act_valid", b.act_valid)) if v is not None}
         loss = module(images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
                       torch.from_numpy(b.actions).to(device), **aux)
         if not torch.isfinite(loss):

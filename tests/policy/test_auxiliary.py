@@ -155,3 +155,71 @@ def test_recorded_scene_cameras_replay_the_jittered_pose():
     finally:
         env.close()
     assert recorded_scene_cameras([{"seed": -1, "env_task": "PickPlace"}], "factory") is None
+
+
+def test_layout_frames_label_the_named_part_and_join_keypoint_training(tmp_path):
+    """`layouts`: seeded scenes whose keypoint label sits on a saturated part colour in the image
+    (not table, bin-free floor or sky); train --layouts mixes them into batches for the keypoint
+    loss only, and refuses sizes without keypoints or a mismatched image size."""
+    from jafm_robot.datasets.layouts import LayoutSamples, record_layouts
+    from jafm_robot.training.trainer import TrainConfig, train
+
+    f = tmp_path / "layouts.npz"
+    res = record_layouts("PickPlace", 4, f, seed=10001, image_size=IMG, poses=HOME[None].astype(np.float32),
+                         pose_fraction=0.5, command="jafm-robot layouts --count 4")
+    assert res["count"] == 4 and res["in_view"][0] == 1.0  # the scene camera always sees the table
+    z = np.load(f)
+    hits = 0
+    for i in range(4):
+        for j, cam in enumerate(("image", "wrist_image")):
+            if not z["kp_valid"][i, j, 0]:
+                continue
+            x, y = np.clip(((z["kp"][i, j, 0] + 1) / 2 * IMG).astype(int), 0, IMG - 1)
+            px = z[cam][i, y, x].astype(int)
+            hits += int(px.max() - px.min() > 60)
+            assert not z["kp_valid"][i, j, 1]  # the place point is not labelled in a layout
+    assert hits >= 6, hits
+    with pytest.raises(ValueError, match="image size"):
+        LayoutSamples(str(f), ["image"], IMG * 2)
+
+    root = tmp_path / "ds"
+    w = LeRobotV3Writer(root, fps=10, image_size=IMG)
+    for i in range(2):
+        w.add_episode(_pick_place_episode(i, 16))
+    cfg = TrainConfig(dataset=str(root), out=str(tmp_path / "run"), config="student", steps=3, batch_size=4,
+                      chunk_len=4, shift_pad=0, layouts=str(f), layout_fraction=0.5)
+    summary = train(cfg)
+    import torch
+
+    ck = torch.load(summary["checkpoint"], weights_only=False)
+    assert ck["dataset"]["layouts"]["frames"] == 4 and ck["dataset"]["layouts"]["per_batch"] == 2
+    assert ck["dataset"]["layouts"]["commands"] == ["jafm-robot layouts --count 4"] and np.isfinite(ck["loss"])
+    with pytest.raises(ValueError, match="keypoint"):
+        train(TrainConfig(dataset=str(root), out=str(tmp_path / "run2"), config="tiny", steps=1, batch_size=4,
+                          chunk_len=4, layouts=str(f)))
+
+
+def test_layout_rows_do_not_count_in_the_action_loss():
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.training.trainer import _LossModule
+
+    torch.manual_seed(0)
+    pol = VLAPolicy(get_config("student", image_size=IMG, chunk_len=4))
+    lm = _LossModule(pol, aux_weight=1.0, kp_weight=0.0)
+    b = 4
+    imgs = {c: torch.randint(0, 255, (b, IMG, IMG, 3), dtype=torch.uint8) for c in pol.cfg.cameras}
+    state = torch.tensor(np.tile(HOME, (b, 1)), dtype=torch.float32)
+    instr = torch.zeros(b, 128, dtype=torch.uint8)
+    actions = state[:, None].repeat(1, 4, 1)
+    aux, aux_valid = torch.zeros(b, 6), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    mask = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    with torch.no_grad():
+        l1 = lm(imgs, state, instr, actions, aux, aux_valid, act_valid=mask)
+        wild = actions.clone()
+        wild[2:] += 5.0  # the masked rows' "actions" are placeholders
+        l2 = lm(imgs, state, instr, wild, aux, aux_valid, act_valid=mask)
+        l3 = lm(imgs, state, instr, wild, aux, aux_valid, act_valid=torch.ones(b))
+    assert float(l1) == pytest.approx(float(l2), rel=1e-6) and float(l3) > float(l1) + 1.0
