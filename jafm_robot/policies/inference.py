@@ -109,6 +109,7 @@ class ChunkExecutor:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt
         self._Chunk = ActionChunk
+        self._Blender = ChunkBlender
         self.blender = ChunkBlender(blend_time=self.dt if blend_time is None else blend_time)
         self.step_i = 0
         self.n_infer = 0
@@ -116,9 +117,16 @@ class ChunkExecutor:
 
     def reset(self, state: np.ndarray | None = None) -> None:
         """Start a new episode; without ``state`` the first :meth:`act` takes it from its observation
-        (``experts.rollout`` calls ``reset()`` with no arguments right after ``env.reset``)."""
+        (``experts.rollout`` calls ``reset()`` with no arguments right after ``env.reset``).
+
+        A new episode is a new timeline (t = 0 again), so the blender is a new one: the old one
+        remembers the newest stamp it took in and would drop every chunk of the next episode as
+        "older" until t passed the previous episode's end. That held the arm still in every
+        ``eval`` episode after the first.
+        """
         self.step_i = 0
         self._q = None if state is None else np.asarray(state, np.float64)
+        self.blender = self._Blender(blend_time=self.blender.blend_time)
         if self._q is not None:
             self.blender.reset(self._q)
 
