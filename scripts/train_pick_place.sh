@@ -4,7 +4,9 @@
 #   keypoint supervision) -> export -> eval en/ja on held-out seeds into the model card.
 #
 #   bash scripts/train_pick_place.sh record   # EPISODES demonstrations in SHARDS folders under DATA
+#   bash scripts/train_pick_place.sh layouts  # LAYOUTS perception frames (2 files, disjoint seeds)
 #   bash scripts/train_pick_place.sh train    # STEPS optimiser steps (re-run continues: --resume)
+#   bash scripts/train_pick_place.sh dagger   # DAgger with the expert as teacher, from the trained student
 #   bash scripts/train_pick_place.sh export   # models/$NAME.onnx + card
 #   bash scripts/train_pick_place.sh eval     # 100 + 100 held-out episodes -> card
 #   bash scripts/train_pick_place.sh all
@@ -24,6 +26,11 @@ BATCH=${BATCH:-32}
 LR=${LR:-5e-4}
 DEVICE=${DEVICE:-auto}
 EVAL_EPISODES=${EVAL_EPISODES:-100}
+LAYOUTS=${LAYOUTS:-8000}
+DAGGER_ITERS=${DAGGER_ITERS:-2}
+DAGGER_EPISODES=${DAGGER_EPISODES:-40}
+DAGGER_STEPS=${DAGGER_STEPS:-1500}
+INIT_CKPT=${INIT_CKPT:-$RUN/checkpoints/last.pt}
 
 shards() { for i in $(seq 0 $((SHARDS - 1))); do printf '%s/shard-%02d\n' "$DATA" "$i"; done; }
 
@@ -40,16 +47,37 @@ record() {
   echo "recorded: $(shards | paste -sd, -)"
 }
 
+layout_files() { printf '%s/layouts-200000.npz,%s/layouts-300000.npz' "$DATA" "$DATA"; }
+
+layouts() {
+  local half=$((LAYOUTS / 2)) pids=()
+  for s in 200000 300000; do
+    "$JR" layouts --task PickPlace --count "$half" --seed "$s" --out "$DATA/layouts-$s.npz" \
+      --poses-from "$(shards | paste -sd, -)" --json "$DATA/layouts-$s.json" > "$DATA/layouts-$s.log" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+}
+
 train() {
   local resume=()
   [[ -f "$RUN/checkpoints/last.pt" ]] && resume=(--resume)
   "$JR" train --dataset "$(shards | paste -sd, -)" --config student --steps "$STEPS" --batch-size "$BATCH" \
-    --lr "$LR" --device "$DEVICE" --shift-pad 0 --kp-weight 0.5 --out "$RUN" --save-every 2000 \
+    --lr "$LR" --device "$DEVICE" --shift-pad 0 --kp-weight 0.5 --layouts "$(layout_files)" --out "$RUN" --save-every 2000 \
     --json "$RUN.json" "${resume[@]}"
 }
 
+dagger() {
+  "$JR" distill --teacher expert --student-config student --tasks PickPlace --lang en,ja --student-init "$INIT_CKPT" \
+    --dataset-init "$(shards | paste -sd, -)" --holdout-phrasings 0 --iterations "$DAGGER_ITERS" \
+    --episodes-per-iter "$DAGGER_EPISODES" --steps-per-iter "$DAGGER_STEPS" --beta0 0 --eval-episodes 0 --no-eval-teacher \
+    --batch-size "$BATCH" --lr 1e-4 --shift-pad 0 --seed 20000 --no-export --device "${DEVICE/auto/cpu}" --out "$RUN-dagger"
+}
+
 export_model() {
-  "$JR" export --checkpoint "$RUN/checkpoints/last.pt" --out "models/$NAME.onnx"
+  local ck="$RUN/checkpoints/last.pt"
+  [[ -f "$RUN-dagger/checkpoints/last.pt" ]] && ck="$RUN-dagger/checkpoints/last.pt"
+  "$JR" export --checkpoint "$ck" --out "models/$NAME.onnx"
 }
 
 evaluate() {
@@ -61,9 +89,11 @@ evaluate() {
 
 case "${1:-all}" in
   record) record ;;
+  layouts) layouts ;;
   train) train ;;
+  dagger) dagger ;;
   export) export_model ;;
   eval) evaluate ;;
-  all) record; train; export_model; evaluate ;;
-  *) echo "usage: $0 record|train|export|eval|all" >&2; exit 2 ;;
+  all) record; layouts; train; dagger; export_model; evaluate ;;
+  *) echo "usage: $0 record|layouts|train|dagger|export|eval|all" >&2; exit 2 ;;
 esac
