@@ -5,7 +5,11 @@
       frame of 64 episodes and on 64 random frames (training data: underfitting shows here)
   .venv/bin/python scripts/diagnose_pick_place.py trace RUN/checkpoints/last.pt 10001
       the expert and then the policy on one seed: end-effector vs target part every 5 steps
-      (REPLAN=k: action points between inferences, default 1 as the real-time runtime re-plans)
+      (REPLAN=k: action points between inferences; eval and the runtime use chunk_len//2 = 5)
+  .venv/bin/python scripts/diagnose_pick_place.py layouts RUN/checkpoints/last.pt LAYOUTS.npz
+      keypoint 0 against the named part on `jafm-robot layouts` frames: mean pixel error and the
+      share whose arg-max lies within 8 px, per camera. Seeds of the training episodes
+      (`layouts --seed 0 --count 300`) against new ones (`--seed 100000`) show memorisation.
 """
 
 from __future__ import annotations
@@ -75,8 +79,37 @@ def trace(ckpt: str, seed: int) -> None:
     env.close()
 
 
+def layouts(ckpt: str, path: str) -> None:
+    from jafm_robot.training.checkpoint import policy_from_checkpoint
+
+    pol, _ = policy_from_checkpoint(ckpt)
+    z = np.load(path)
+    cams = list(pol.cfg.cameras)
+    idx = {"image": 0, "wrist_image": 1}
+    with torch.no_grad():
+        imgs = {c: torch.from_numpy(z[c]) for c in cams}
+        _, ex = pol.predict_normalized(imgs, torch.from_numpy(z["state"]), torch.from_numpy(z["instruction"]), return_aux=True)
+    grid = pol.cameras[cams[0]].keypoints.grid
+    lg = ex["kp_logits"][:, :, 0]  # [N, C, h*w]
+    xy = (lg.softmax(-1) @ grid).numpy()
+    am = grid[lg.argmax(-1)].numpy()
+    size = pol.cfg.image_size
+    for j, c in enumerate(cams):
+        ok = z["kp_valid"][:, idx[c], 0] > 0
+        uv = z["kp"][ok, idx[c], 0]
+        err = np.abs(xy[ok, j] - uv).mean() * size / 2
+        hit = (np.abs(am[ok, j] - uv).max(-1) * size / 2 < 8).mean()
+        print(f"{c}: {ok.sum()} frames, kp0 mean error {err:.2f} px, arg-max within 8 px {hit:.0%}")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    if len(sys.argv) != 4 or sys.argv[1] not in ("grounding", "trace"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("grounding", "trace", "layouts"):
         sys.exit(__doc__)
-    grounding(sys.argv[2], sys.argv[3]) if sys.argv[1] == "grounding" else trace(sys.argv[2], int(sys.argv[3]))
+    mode, ckpt, arg = sys.argv[1:]
+    if mode == "grounding":
+        grounding(ckpt, arg)
+    elif mode == "layouts":
+        layouts(ckpt, arg)
+    else:
+        trace(ckpt, int(arg))
