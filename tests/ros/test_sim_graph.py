@@ -96,7 +96,7 @@ def test_bringup_sim_graph(tmp_path: Path, domain: int, probe) -> None:
         assert np.all(c >= CFG.action_low - 1e-9) and np.all(c <= CFG.action_high + 1e-9)
         p = probe.wait_for(lambda: _diag(diags, "policy_node"), 10.0, "policy diagnostics")
         assert p["instruction"] == instr[-1][1].data and p["provider"] == "CPUExecutionProvider"
-        assert float(p["wrist_rate_hz"]) > 3 and int(p["chunks"]) > 5
+        assert float(p["wrist_rate_hz"]) > 3 and int(p["chunks"]) >= 3  # the model's 2 Hz rhythm
         sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 10.0, "sim diagnostics")
         assert sd["task"] == "PickPlace" and float(sd["physics_rate_hz"]) > 100
         # the sim takes the controller's stream (without commands it holds the arm where it is)
