@@ -76,21 +76,27 @@ class _LossModule(nn.Module):
         self.kp_weight = kp_weight
         self.terms: dict[str, torch.Tensor] = {}  # the last batch's unweighted loss terms (for the log)
 
+    def _action_loss(self, pred: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
+                     act_valid: torch.Tensor | None) -> torch.Tensor:
+        """L1 on the normalised chunk; rows with ``act_valid`` 0 (layout frames: keypoint targets
+        only, placeholder actions) do not count, whichever other terms are on."""
+        target = self.policy.normalize_actions(actions, state)
+        if act_valid is None:
+            return F.l1_loss(pred, target)
+        per = (pred - target).abs().mean((1, 2))
+        return (per * act_valid).sum() / act_valid.sum().clamp_min(1.0)
+
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
                 aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None,
                 kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None,
                 act_valid: torch.Tensor | None = None) -> torch.Tensor:
         if aux is None or not self.aux_weight:
             pred = self.policy.predict_normalized(images, state, instruction)
-            loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
+            loss = self._action_loss(pred, actions, state, act_valid)
             self.terms = {"action_loss": loss.detach()}
             return loss
         pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
-        if act_valid is None:
-            action_loss = F.l1_loss(pred, self.policy.normalize_actions(actions, state))
-        else:  # layout frames (keypoint targets only) ride along in the batch
-            per = (pred - self.policy.normalize_actions(actions, state)).abs().mean((1, 2))
-            action_loss = (per * act_valid).sum() / act_valid.sum().clamp_min(1.0)
+        action_loss = self._action_loss(pred, actions, state, act_valid)
         per_frame = (extras["aux"] - aux).abs().mean(1)
         aux_loss = (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
         loss = action_loss + self.aux_weight * aux_loss

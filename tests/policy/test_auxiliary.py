@@ -223,3 +223,7 @@ def test_layout_rows_do_not_count_in_the_action_loss():
         l2 = lm(imgs, state, instr, wild, aux, aux_valid, act_valid=mask)
         l3 = lm(imgs, state, instr, wild, aux, aux_valid, act_valid=torch.ones(b))
     assert float(l1) == pytest.approx(float(l2), rel=1e-6) and float(l3) > float(l1) + 1.0
+    no_aux = _LossModule(pol, aux_weight=0.0)  # the mask holds on the actions-only path too
+    with torch.no_grad():
+        assert float(no_aux(imgs, state, instr, actions, act_valid=mask)) == pytest.approx(
+            float(no_aux(imgs, state, instr, wild, act_valid=mask)), rel=1e-6)
