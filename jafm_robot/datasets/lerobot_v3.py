@@ -460,6 +460,10 @@ class FrameTable:
     def task_text(self, frame: int) -> str:
         return self.tasks[int(self.task_index[frame])]
 
+    def record_commands(self) -> list[str]:
+        """The `jafm-robot record` command lines behind these frames (info.json of every folder)."""
+        return [c for d in getattr(self, "parts", [self]) for c in d.info.get("jafm_record_commands", [])]
+
 
 class LeRobotV3Dataset(FrameTable):
     """Read a v3.0 folder: frame arrays in memory, camera frames decoded on demand (then cached).

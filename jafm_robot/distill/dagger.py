@@ -282,6 +282,7 @@ class DistillRun:
         self.step = 0
         self.last_loss: float | None = None
         self.buffer = ChunkBuffer(self.cameras, cfg.image_size, cfg.chunk_len)
+        self.data_record_commands: list[str] = []  # of --dataset-init (read with it)
 
     # -- helpers --------------------------------------------------------------------------------
     def env(self, task: str) -> Any:
@@ -353,10 +354,13 @@ class DistillRun:
         """The --dataset-init episodes (held-out phrasings dropped) into the buffer. They are read
         again from the dataset on --resume rather than copied: a recorded dataset is already on disk,
         and recompressing gigabytes of frames into the run folder took minutes."""
+        from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
+
         cfg = self.cfg
         held = [t for s in self.splits.values() for t in s.texts()["held_out"]]
         init = buffer_from_lerobot(cfg.dataset_init, self.cameras, cfg.chunk_len, cfg.image_size, exclude_templates=held)
         self.buffer.extend(init)
+        self.data_record_commands = LeRobotV3Dataset(cfg.dataset_init).record_commands()
         return init
 
     def _init_student(self, path: Path, torch: Any) -> None:
@@ -481,17 +485,9 @@ class DistillRun:
         return self.last_loss
 
     def _record_commands(self) -> list[str]:
-        """The commands behind every recorded frame the student saw (--dataset-init, --student-init's data)."""
-        if getattr(self, "_record_cmds", None) is not None:
-            return self._record_cmds
-        cmds = list(self.log.get("student", {}).get("init_record_commands") or [])
-        if self.cfg.dataset_init:
-            from jafm_robot.datasets.concat import open_dataset
-
-            ds = open_dataset(self.cfg.dataset_init)
-            cmds += [c for d in getattr(ds, "parts", [ds]) for c in d.info.get("jafm_record_commands", [])]
-        self._record_cmds: list[str] | None = list(dict.fromkeys(cmds))
-        return self._record_cmds
+        """The commands behind every recorded frame the student saw (--student-init's data, --dataset-init)."""
+        cmds = list(self.log.get("student", {}).get("init_record_commands") or []) + self.data_record_commands
+        return list(dict.fromkeys(cmds))
 
     def save_checkpoint(self, name: str) -> Path:
         """A checkpoint in ``jafm-robot train``'s format (export, eval and load_policy read it)."""

@@ -177,7 +177,7 @@ def dataset_facts(ds: LeRobotV3Dataset | ConcatDataset, cameras: list[str]) -> d
         "num_episodes": ds.num_episodes,
         "num_frames": len(ds),
         "scene": ds.info.get("jafm_scene"),
-        "record_commands": [c for d in getattr(ds, "parts", [ds]) for c in d.info.get("jafm_record_commands", [])],
+        "record_commands": ds.record_commands(),
     }
 
 
