@@ -15,6 +15,7 @@ import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.policies.vla.processor_vla import batch_observation
+from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender, default_replan_every
 from jafm_robot.runtime.metadata import PolicyMetadata
 
 
@@ -101,16 +102,13 @@ class ChunkExecutor:
     """
 
     def __init__(self, policy: LoadedPolicy, replan_every: int | None = None, blend_time: float | None = None) -> None:
-        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender, default_replan_every
-
         self.policy = policy
         self.k = int(replan_every or default_replan_every(policy.chunk_len))
         if self.k < 1:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt
-        self._Chunk = ActionChunk
-        self._Blender = ChunkBlender
-        self.blender = ChunkBlender(blend_time=self.dt if blend_time is None else blend_time)
+        self.blend_time = self.dt if blend_time is None else blend_time
+        self.blender = ChunkBlender(blend_time=self.blend_time)
         self.step_i = 0
         self.n_infer = 0
         self._q = None
@@ -126,7 +124,7 @@ class ChunkExecutor:
         """
         self.step_i = 0
         self._q = None if state is None else np.asarray(state, np.float64)
-        self.blender = self._Blender(blend_time=self.blender.blend_time)
+        self.blender = ChunkBlender(blend_time=self.blend_time)
         if self._q is not None:
             self.blender.reset(self._q)
 
@@ -142,7 +140,7 @@ class ChunkExecutor:
             self.n_infer += 1
             ref = self.blender.sample(t)
             q_now, v_now = (ref if ref is not None else (self._q, np.zeros(ACTION_DIM)))
-            self.blender.add(self._Chunk(stamp=t, dt=self.dt, points=chunk), t, q_now, v_now)
+            self.blender.add(ActionChunk(stamp=t, dt=self.dt, points=chunk), t, q_now, v_now)
         ref = self.blender.sample(t + self.dt)
         self.step_i += 1
         action = np.asarray(ref[0], dtype=np.float32)
