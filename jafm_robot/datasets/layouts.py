@@ -15,6 +15,7 @@ episode. ``jafm-robot train --layouts FILE`` adds them to batches for the keypoi
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
             "scene": ident, "posed": poses is not None, "command": command}
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez_compressed(tmp, image=images, wrist_image=wrists, state=states, instruction=instr, kp=kp,
-                        kp_valid=kp_valid, meta=np.array(__import__("json").dumps(meta)))
+                        kp_valid=kp_valid, meta=np.array(json.dumps(meta)))
     tmp.replace(out)
     return {**meta, "out": str(out), "in_view": kp_valid[:, :, 0].mean(0).tolist(), "seconds": time.perf_counter() - t0}
 
@@ -87,8 +88,6 @@ class LayoutSamples:
     """Layout frames from one or more ``.npz`` files, in memory, batched like training samples."""
 
     def __init__(self, spec: str, cameras: list[str], image_size: int, scene: dict[str, str] | None = None) -> None:
-        import json
-
         files = [Path(s.strip()) for s in str(spec).split(",") if s.strip()]
         if not files:
             raise ValueError("--layouts: no file given")
