@@ -132,15 +132,15 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
         for k in range(c + 1, o + 1):  # carried: the part is in the hand
             part[rows[k]] = panda_fk(state[rows[k], :7])
         part[rows[o + 1:]] = points[rows[o + 1:], 3:]
+    # one scene-camera view per episode (not per frame)
+    episode_views = None if scene_poses is None else [look_at(eye, tgt, cam.up) for eye, tgt in scene_poses]
     for i in np.flatnonzero(valid):
         pts = np.stack([part[i], points[i, 3:]])
         for j, c in enumerate(cameras):
             if c != "image":
                 view = wrist_view_matrix(state[i, :7], wc.offset, wc.look, wc.up)
-            elif scene_poses is not None:
-                view = look_at(scene_poses[ep[i], 0], scene_poses[ep[i], 1], cam.up)
             else:
-                view = scene_view
+                view = scene_view if episode_views is None else episode_views[ep[i]]
             xy, inside = project(pts, view, scene_proj if c == "image" else wrist_proj)
             uv[i, j], ok[i, j] = xy, inside
     return uv, ok
