@@ -10,6 +10,10 @@
       keypoint 0 against the named part on `jafm-robot layouts` frames: mean pixel error and the
       share whose arg-max lies within 8 px, per camera. Seeds of the training episodes
       (`layouts --seed 0 --count 300`) against new ones (`--seed 100000`) show memorisation.
+  .venv/bin/python scripts/diagnose_pick_place.py outcomes POLICY 10000:10040
+      what each episode's end looks like, from privileged state: success, placed but still
+      touching the hand, never lifted, lifted a wrong part, lifted then dropped outside / in the
+      wrong bin (LANG_=en|ja, REPLAN=k as for trace)
 """
 
 from __future__ import annotations
@@ -79,6 +83,81 @@ def trace(ckpt: str, seed: int) -> None:
     env.close()
 
 
+def outcome_of(u, lifted: bool, wrong_lifted: bool) -> str:
+    """One word for how a PickPlace episode ended (privileged state; ``u`` is the unwrapped env)."""
+    w, goal = u.world, u.task.goal
+    part = w.part(goal["part"])
+    if u.task.is_success():
+        return "success"
+    b = w.bin_of(part)
+    if b is not None and b.name == goal["bin"]:
+        return "in bin, not released" if not u.task.released(part) else "in bin, still moving"
+    if b is not None:
+        return "wrong bin"
+    if wrong_lifted and not lifted:
+        return "lifted a wrong part"
+    return "dropped outside" if lifted else "never lifted"
+
+
+def outcomes(policy: str, seeds: str) -> None:
+    import collections
+    import os
+
+    import pybullet as p
+
+    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.experts import make_expert
+    from jafm_robot.policies.inference import ChunkExecutor, load_policy
+    from jafm_robot.training.auxiliary import CLOSE_BELOW
+
+    pol = load_policy(policy, verify=False)
+    env = make_env("PickPlace", pol.meta.image_size)
+    lo, hi = (int(v) for v in seeds.split(":"))
+    ex = ChunkExecutor(pol, int(os.environ.get("REPLAN", "0")) or None)
+    counts: collections.Counter[str] = collections.Counter()
+    for seed in range(lo, hi):
+        obs, info = env.reset(seed=seed, options={"language": os.environ.get("LANG_", "en")})
+        ex.reset()
+        u = env.unwrapped
+        w = u.world
+        target = w.part(u.task.goal["part"])
+        z0 = {q.name: w.part_position(q)[2] for q in w.parts}
+        lifted = wrong = False
+        closed_at = ""
+        expert = make_expert(env)
+        ee_prev = u.robot.ee_pose()[0]
+        for _ in range(u.max_episode_steps):
+            a = ex(obs)
+            ee_now = u.robot.ee_pose()[0]
+            speed, ee_prev = np.linalg.norm(ee_now - ee_prev) / pol.action_dt, ee_now
+            if not closed_at and a[7] < CLOSE_BELOW:
+                # where the hand is, in the finger frame, when the policy first closes
+                expert.reset()
+                yaw = expert.ee_yaw_unwrapped()
+                ee, _ = u.robot.ee_pose()
+                pos, orn = w.part_pose(target)
+                d = pos - ee
+                fa = np.array([np.sin(yaw), -np.cos(yaw)])  # finger axis (hand y)
+                pyaw = p.getEulerFromQuaternion(list(orn))[2]
+                px, py = np.array([np.cos(pyaw), np.sin(pyaw)]), np.array([-np.sin(pyaw), np.cos(pyaw)])
+                width = (target.size[0] if target.shape == "cylinder"
+                         else target.size[0] * abs(fa @ px) + target.size[1] * abs(fa @ py))
+                closed_at = (f"close: offset along/across the fingers {100 * (d[:2] @ fa):+.1f}/"
+                             f"{100 * (d[:2] @ np.array([fa[1], -fa[0]])):+.1f} cm, dz {100 * d[2]:+.1f} cm, "
+                             f"part {100 * width:.1f} cm across the fingers ({target.shape}, fingers open "
+                             f"{100 * obs['state'][7]:.1f} cm), hand moving {100 * speed:.1f} cm/s")
+            obs, _, term, trunc, info = env.step(a)
+            lifted |= w.part_position(target)[2] > z0[target.name] + 0.03
+            wrong |= any(w.part_position(q)[2] > z0[q.name] + 0.03 for q in w.parts if q.name != target.name)
+            if term or trunc:
+                break
+        what = outcome_of(u, lifted, wrong)
+        counts[what] += 1
+        print(seed, what, "|", closed_at or "never closed", "|", info.get("instruction_text"), flush=True)
+    print(dict(counts))
+    env.close()
+
+
 def layouts(ckpt: str, path: str) -> None:
     from jafm_robot.training.checkpoint import policy_from_checkpoint
 
@@ -104,12 +183,14 @@ def layouts(ckpt: str, path: str) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    if len(sys.argv) != 4 or sys.argv[1] not in ("grounding", "trace", "layouts"):
+    if len(sys.argv) != 4 or sys.argv[1] not in ("grounding", "trace", "layouts", "outcomes"):
         sys.exit(__doc__)
     mode, ckpt, arg = sys.argv[1:]
     if mode == "grounding":
         grounding(ckpt, arg)
     elif mode == "layouts":
         layouts(ckpt, arg)
+    elif mode == "outcomes":
+        outcomes(ckpt, arg)
     else:
         trace(ckpt, int(arg))
