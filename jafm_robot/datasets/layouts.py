@@ -8,9 +8,11 @@ and a red block is a perception problem, and perception needs layouts, not traje
 frame costs one reset and one render (~25 ms), so thousands take a minute.
 
 Each frame: both camera images, the joint state (home, or a pose drawn from recorded states so the
-wrist camera also sees the table from where the arm goes), the instruction, and the image
-coordinates of the named part in each camera, from the simulator's own camera matrices of that
-episode. ``jafm-robot train --layouts FILE`` adds them to batches for the keypoint loss only.
+wrist camera also sees the table from where the arm goes), the instruction, the image coordinates
+of the named part in each camera (from the simulator's own camera matrices of that episode), and
+the auxiliary targets a layout defines: the part's xy (the pick point's) and its grasp-yaw
+features. ``jafm-robot train --layouts FILE`` adds them to batches for the keypoint and those
+auxiliary losses only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
+from jafm_robot.training.auxiliary import AUX_DIM
 
 
 def _matrix(m: Any) -> np.ndarray:
@@ -38,7 +41,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
 
     from jafm_robot.datasets.recording import make_env, scene_identity
     from jafm_robot.sim import camera
-    from jafm_robot.training.auxiliary import project
+    from jafm_robot.training.auxiliary import YAW, named_part_yaw, project, yaw_features
 
     if count < 1:
         raise ValueError(f"--count must be >= 1, got {count}")
@@ -54,6 +57,8 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     instr = np.zeros((n, 128), np.uint8)
     kp = np.zeros((n, 2, 2, 2), np.float32)  # [N, cameras (image, wrist_image), keypoints 0/1, xy]
     kp_valid = np.zeros((n, 2, 2), np.float32)  # keypoint 1 (the place point) is not labelled here
+    aux = np.zeros((n, AUX_DIM), np.float32)  # raw (not z-scored) training.auxiliary targets
+    aux_valid = np.zeros((n, AUX_DIM), np.float32)  # pick xy and the yaw features only
     t0 = time.perf_counter()
     try:
         for i in range(n):
@@ -69,6 +74,8 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
             for j, (view, proj) in enumerate(((u._scene_view, u._scene_proj), (wview, u._wrist_proj))):
                 xy, inside = project(pos[None], _matrix(view), _matrix(proj))
                 kp[i, j, 0], kp_valid[i, j, 0] = xy[0], float(inside[0])
+            aux[i, :2], aux_valid[i, :2] = pos[:2], 1.0
+            aux[i, YAW], aux_valid[i, YAW] = yaw_features(*named_part_yaw(u.world, u.task.goal["part"]))
             images[i], wrists[i], states[i], instr[i] = obs["image"], obs["wrist_image"], obs["state"], obs["instruction"]
         ident = scene_identity(u.scene_config)
     finally:
@@ -79,7 +86,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
             "scene": ident, "posed": poses is not None, "command": command}
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez_compressed(tmp, image=images, wrist_image=wrists, state=states, instruction=instr, kp=kp,
-                        kp_valid=kp_valid, meta=np.array(json.dumps(meta)))
+                        kp_valid=kp_valid, aux=aux, aux_valid=aux_valid, meta=np.array(json.dumps(meta)))
     tmp.replace(out)
     return {**meta, "out": str(out), "in_view": kp_valid[:, :, 0].mean(0).tolist(), "seconds": time.perf_counter() - t0}
 
@@ -100,6 +107,10 @@ class LayoutSamples:
                 with np.load(f) as z:
                     meta = json.loads(str(z["meta"]))
                     arrays = {k: z[k] for k in ("image", "wrist_image", "state", "instruction", "kp", "kp_valid")}
+                    n = len(arrays["state"])
+                    # files from before layouts carried auxiliary targets: none defined
+                    for k in ("aux", "aux_valid"):
+                        arrays[k] = z[k] if k in z.files else np.zeros((n, AUX_DIM), np.float32)
             except (KeyError, ValueError, OSError) as e:
                 raise ValueError(f"--layouts {f}: not a layouts file ({e})") from e
             if meta["image_size"] != image_size:
@@ -116,6 +127,18 @@ class LayoutSamples:
         sel = [cam_index[c] for c in self.cameras]
         self.state, self.instruction = cat["state"], cat["instruction"]
         self.kp, self.kp_valid = cat["kp"][:, sel], cat["kp_valid"][:, sel]
+        self.aux_raw, self.aux_valid = cat["aux"], cat["aux_valid"]
+        self.aux = self.aux_raw * self.aux_valid
+
+    def normalise_aux(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """z-score the auxiliary targets with the demonstrations' statistics (ChunkSamples.add_auxiliary)."""
+        self.aux = ((self.aux_raw - mean) / std * self.aux_valid).astype(np.float32)
+
+    def aux_rows(self, idx: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, defined) of rows ``idx``, for a policy with ``dim`` auxiliary outputs."""
+        if dim != self.aux.shape[1]:
+            raise ValueError(f"the policy has {dim} auxiliary outputs, the layout files {self.aux.shape[1]}")
+        return self.aux[idx], self.aux_valid[idx]
 
     def __len__(self) -> int:
         return len(self.state)

@@ -14,11 +14,15 @@ never outputs them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from jafm_robot.runtime.kinematics import panda_fk, panda_fk_matrix
 
-AUX_DIM = 6  # pick xyz, place xyz (m, robot base frame)
+AUX_DIM = 10  # pick xyz, place xyz (m, robot base frame), grasp yaw: cos/sin 2*yaw, cos/sin 4*yaw
+YAW = slice(6, 10)
 CLOSE_BELOW = 0.01  # gripper target (m) under which the expert is closing on a part
 OPEN_ABOVE = 0.03  # gripper target (m) above which a closed hand is releasing
 
@@ -33,17 +37,41 @@ def grasp_release(grip: np.ndarray) -> tuple[int, int] | None:
     return None if not len(opening) else (c, c + int(opening[0]))
 
 
-def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: (float32[N, 6] pick+place xyz of its episode, bool[N] valid).
+def grasp_symmetry(kind: str, size: tuple[float, ...] | np.ndarray) -> int:
+    """How many yaws per turn grip a part the same way: 4 for a square box, 2 for an oblong one,
+    0 (yaw does not matter) for a cylinder or a sphere."""
+    if kind in ("cylinder", "sphere"):
+        return 0
+    return 4 if abs(float(size[0]) - float(size[1])) < 1e-4 else 2
 
-    An episode without a close (e.g. Reach) or without a release after it is marked invalid and its
-    frames are left out of the auxiliary loss.
+
+def yaw_features(yaw: float, symmetry: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cos 2y, sin 2y, cos 4y, sin 4y) of a part's yaw and which of them are defined.
+
+    A regression target has to be the same for every yaw that grips the part the same way, and
+    continuous: the raw yaw of a block jumps by pi where the expert switches between its two
+    equivalent grasps, and a network averaging the two sides of that jump turns the fingers onto
+    the long side (measured: every PickPlace block failed that way). For an oblong part all four
+    are defined (period pi); a square one has period pi/2, so only the 4y pair is; none for a
+    cylinder."""
+    f = np.array([np.cos(2 * yaw), np.sin(2 * yaw), np.cos(4 * yaw), np.sin(4 * yaw)], np.float32)
+    valid = np.array([symmetry == 2, symmetry == 2, symmetry in (2, 4), symmetry in (2, 4)], np.float32)
+    return f * valid, valid
+
+
+def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray,
+                        part_yaw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: (float32[N, AUX_DIM] targets of its episode, float32[N, AUX_DIM] 1 where defined).
+
+    Pick and place xyz are defined for an episode with a close and a release after it (not, e.g.,
+    Reach). The yaw features need ``part_yaw`` [E, 2] (the named part's yaw at the start and its
+    :func:`grasp_symmetry`, from :func:`replay_recorded_episodes`), indexed by episode.
     """
     state = np.asarray(state, dtype=np.float64)
     action = np.asarray(action, dtype=np.float64)
     ep = np.asarray(episode_index)
     out = np.zeros((len(ep), AUX_DIM), np.float32)
-    valid = np.zeros(len(ep), bool)
+    valid = np.zeros((len(ep), AUX_DIM), np.float32)
     for e in np.unique(ep):
         rows = np.flatnonzero(ep == e)
         events = grasp_release(action[rows, 7])
@@ -51,8 +79,10 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
             continue
         c, o = events
         out[rows, :3] = panda_fk(state[rows[c], :7])
-        out[rows, 3:] = panda_fk(state[rows[o], :7])
-        valid[rows] = True
+        out[rows, 3:6] = panda_fk(state[rows[o], :7])
+        valid[rows, :6] = 1.0
+        if part_yaw is not None:
+            out[rows, YAW], valid[rows, YAW] = yaw_features(float(part_yaw[e, 0]), int(part_yaw[e, 1]))
     return out, valid
 
 
@@ -106,7 +136,7 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
 
     Keypoint 0 is the named part: its pick point until the grasp, the hand while it is carried, the
     place point after the release. Keypoint 1 is the place point. The scene camera uses
-    ``scene_poses[episode]`` (eye, target) when given (:func:`recorded_scene_cameras`), else the
+    ``scene_poses[episode]`` (eye, target) when given (:func:`replay_recorded_episodes`), else the
     scene file's nominal pose, whose per-episode jitter puts a few pixels of noise on the target;
     the wrist camera follows the arm by forward kinematics of the frame's own joint state.
     """
@@ -122,7 +152,8 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
     n = len(ep)
     uv = np.zeros((n, len(cameras), 2, 2), np.float32)
     ok = np.zeros((n, len(cameras), 2), np.float32)
-    points, valid = grasp_place_targets(state, action, ep)
+    points, defined = grasp_place_targets(state, action, ep)
+    valid = defined[:, 0] > 0
     part = points[:, :3].astype(np.float64)
     for e in np.unique(ep):
         rows = np.flatnonzero(ep == e)
@@ -131,11 +162,11 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
         c, o = grasp_release(action[rows, 7])
         for k in range(c + 1, o + 1):  # carried: the part is in the hand
             part[rows[k]] = panda_fk(state[rows[k], :7])
-        part[rows[o + 1:]] = points[rows[o + 1:], 3:]
+        part[rows[o + 1:]] = points[rows[o + 1:], 3:6]
     # one scene-camera view per episode (not per frame)
     episode_views = None if scene_poses is None else [look_at(eye, tgt, cam.up) for eye, tgt in scene_poses]
     for i in np.flatnonzero(valid):
-        pts = np.stack([part[i], points[i, 3:]])
+        pts = np.stack([part[i], points[i, 3:6]])
         for j, c in enumerate(cameras):
             if c != "image":
                 view = wrist_view_matrix(state[i, :7], wc.offset, wc.look, wc.up)
@@ -146,18 +177,34 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
     return uv, ok
 
 
-def recorded_scene_cameras(episodes: list[dict], scene: str) -> np.ndarray | None:
-    """Per-episode scene-camera (eye, target), float64 [E, 2, 3], replayed from the recorded seeds.
+@dataclass(frozen=True)
+class ReplayedEpisodes:
+    """What a recording does not store but a replayed reset gives back, per episode."""
+
+    scene_poses: np.ndarray  # float64 [E, 2, 3] scene-camera eye and target
+    part_yaw: np.ndarray  # float64 [E, 2]: the named part's yaw at the start, its grasp_symmetry (0 = none)
+
+
+def quat_yaw(q: np.ndarray) -> float:
+    """Yaw (rad, about world z) of an xyzw quaternion."""
+    x, y, z, w = (float(v) for v in q)
+    return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
+
+def replay_recorded_episodes(episodes: list[dict], scene: str) -> ReplayedEpisodes | None:
+    """Reset each recorded episode again (its task, seed and language) and read what was drawn.
 
     The scene camera is jittered per episode (scene file ``randomization``) and the recording does
-    not store the draw, but a reset with the same task, seed and language rebuilds the same world,
-    so ~25 ms per episode recovers it exactly. None when an episode has no seed or task to replay.
+    not store the draw, nor the named part's orientation; a reset with the same task, seed and
+    language rebuilds the same world, so ~25 ms per episode recovers both exactly. None when an
+    episode has no seed or task to replay.
     """
     from jafm_robot.datasets.recording import make_env
 
     if not episodes or any(int(r.get("seed", -1)) < 0 or not r.get("env_task") for r in episodes):
         return None
     poses = np.zeros((len(episodes), 2, 3))
+    yaws = np.zeros((len(episodes), 2))
     envs: dict[str, object] = {}
     try:
         for i, r in enumerate(episodes):
@@ -167,7 +214,17 @@ def recorded_scene_cameras(episodes: list[dict], scene: str) -> np.ndarray | Non
             u = envs[task].unwrapped  # type: ignore[attr-defined]
             u.reset(seed=int(r["seed"]), options={"language": r.get("language") or "en"})
             poses[i] = u.world.appearance.scene_eye, u.world.appearance.scene_target
+            name = (getattr(u.task, "goal", None) or {}).get("part")
+            if name:
+                yaws[i] = named_part_yaw(u.world, name)
     finally:
         for e in envs.values():
             e.close()  # type: ignore[attr-defined]
-    return poses
+    return ReplayedEpisodes(poses, yaws)
+
+
+def named_part_yaw(world: Any, name: str) -> tuple[float, int]:
+    """(yaw, grasp_symmetry) of part ``name`` in a live ``sim.world.World``."""
+    part = world.part(name)
+    kind = world.scene.parts.shapes[part.shape].type
+    return quat_yaw(world.part_pose(part)[1]), grasp_symmetry(kind, part.size)

@@ -7,6 +7,7 @@ by fancy indexing: on a 2-core machine a DataLoader with worker processes costs 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from jafm_robot.contract import encode_instruction
 from jafm_robot.datasets.concat import ConcatDataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.processor_vla import chunk_indices, random_shift
+
+if TYPE_CHECKING:
+    from jafm_robot.training.auxiliary import ReplayedEpisodes
 
 
 @dataclass
@@ -23,7 +27,7 @@ class Batch:
     instruction: np.ndarray  # uint8 [B,128]
     actions: np.ndarray  # float32 [B,chunk_len,8] absolute targets
     aux: np.ndarray | None = None  # float32 [B,aux_dim] normalised auxiliary targets (training only)
-    aux_valid: np.ndarray | None = None  # float32 [B] 1 where the frame has auxiliary targets
+    aux_valid: np.ndarray | None = None  # float32 [B,aux_dim] 1 where that target is defined
     kp: np.ndarray | None = None  # float32 [B,cams,2,2] where keypoints 0/1 should look (training only)
     kp_valid: np.ndarray | None = None  # float32 [B,cams,2] 1 where that point is in view
     act_valid: np.ndarray | None = None  # float32 [B] 1 where ``actions`` are real (None = all rows)
@@ -31,7 +35,8 @@ class Batch:
 
 def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
     """``b`` plus layout frames (datasets.layouts.LayoutSamples) ``idx``: those rows have keypoint
-    targets only, so their actions (a copy of the state) and auxiliary targets are masked out."""
+    targets and the auxiliary targets a layout defines (where the part is, its yaw); their actions
+    (a copy of the state) and the rest are masked out."""
     n, m = len(b.state), len(idx)
     if b.kp is None:
         raise ValueError("layout frames only carry keypoint targets: train a size with keypoints and an auxiliary head")
@@ -42,8 +47,8 @@ def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
         state=cat([b.state, state]),
         instruction=cat([b.instruction, layouts.instruction[idx]]),
         actions=cat([b.actions, np.repeat(state[:, None], b.actions.shape[1], 1)]),
-        aux=None if b.aux is None else cat([b.aux, np.zeros((m, b.aux.shape[1]), b.aux.dtype)]),
-        aux_valid=None if b.aux_valid is None else cat([b.aux_valid, np.zeros(m, np.float32)]),
+        aux=None if b.aux is None else cat([b.aux, layouts.aux_rows(idx, b.aux.shape[1])[0]]),
+        aux_valid=None if b.aux_valid is None else cat([b.aux_valid, layouts.aux_rows(idx, b.aux.shape[1])[1]]),
         kp=cat([b.kp, layouts.kp[idx]]),
         kp_valid=cat([b.kp_valid, layouts.kp_valid[idx]]),
         act_valid=cat([np.ones(n, np.float32), np.zeros(m, np.float32)]),
@@ -69,27 +74,41 @@ class ChunkSamples:
         self.aux_valid: np.ndarray | None = None
         self.kp: np.ndarray | None = None
         self.kp_valid: np.ndarray | None = None
+        self._replayed: tuple[str, ReplayedEpisodes | None] | None = None
 
-    def add_auxiliary(self) -> tuple[np.ndarray, np.ndarray]:
-        """Attach pick/place targets (see training.auxiliary), z-scored over the valid frames;
-        returns their (mean, std)."""
+    def replayed(self, scene: str) -> ReplayedEpisodes | None:
+        """The recorded episodes replayed once (scene-camera poses, named part's yaw), or None."""
+        from jafm_robot.training.auxiliary import replay_recorded_episodes
+
+        if self._replayed is None or self._replayed[0] != scene:
+            self._replayed = (scene, replay_recorded_episodes(self.ds.episodes, scene))
+        return self._replayed[1]
+
+    def add_auxiliary(self, scene: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Attach auxiliary targets (see training.auxiliary), z-scored per target over the frames
+        where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
+        in ``scene``; without it they are left undefined."""
         from jafm_robot.training.auxiliary import grasp_place_targets
 
-        aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index)
-        if not valid.any():
+        rep = self.replayed(scene) if scene else None
+        aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index,
+                                         None if rep is None else rep.part_yaw)
+        if not valid[:, 0].any():
             raise ValueError(f"dataset {self.ds.root}: no episode has a grasp and a release to take auxiliary targets from")
-        mean, std = aux[valid].mean(0), np.maximum(aux[valid].std(0), 1e-2)
-        self.aux = ((aux - mean) / std).astype(np.float32)
+        n = np.maximum(valid.sum(0), 1.0)
+        mean = (aux * valid).sum(0) / n
+        std = np.maximum(np.sqrt((((aux - mean) * valid) ** 2).sum(0) / n), 1e-2)
+        self.aux = ((aux - mean) / std * valid).astype(np.float32)
         self.aux_valid = valid.astype(np.float32)
-        return mean, std
+        return mean.astype(np.float32), std.astype(np.float32)
 
     def add_keypoint_targets(self, scene: str) -> float:
         """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
-        from jafm_robot.training.auxiliary import keypoint_targets, recorded_scene_cameras
+        from jafm_robot.training.auxiliary import keypoint_targets
 
-        poses = recorded_scene_cameras(self.ds.episodes, scene) if "image" in self.cameras else None
+        rep = self.replayed(scene) if "image" in self.cameras else None
         self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene,
-                                                  poses)
+                                                  None if rep is None else rep.scene_poses)
         return float(self.kp_valid.mean())
 
     def __len__(self) -> int:

@@ -97,8 +97,9 @@ class _LossModule(nn.Module):
             return loss
         pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
         action_loss = self._action_loss(pred, actions, state, act_valid)
-        per_frame = (extras["aux"] - aux).abs().mean(1)
-        aux_loss = (per_frame * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+        # aux_valid [B, aux_dim]: each target counts where it is defined (no yaw for a cylinder,
+        # only where the part is for a layout frame)
+        aux_loss = ((extras["aux"] - aux).abs() * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
         loss = action_loss + self.aux_weight * aux_loss
         self.terms = {"action_loss": action_loss.detach(), "aux_loss": aux_loss.detach()}
         if kp is not None and self.kp_weight and "kp_logits" in extras:
@@ -225,6 +226,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     elif init_ckpt is not None:  # fine-tuning: weights and normalisation from the checkpoint, a new run otherwise
         policy, _ = policy_from_checkpoint(init_ckpt)
         start_step = 0
+        if policy.cfg.aux_dim:
+            from jafm_robot.training.auxiliary import AUX_DIM
+
+            policy.resize_aux_head(AUX_DIM)  # a checkpoint from before the trainer had more targets
     else:
         vcfg = get_config(cfg.config, cameras=tuple(cameras), chunk_len=cfg.chunk_len, image_size=ds.image_size)
         stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
@@ -237,12 +242,13 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
 
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
-        samples.add_auxiliary()
+        recorded = (ds.info.get("jafm_scene") or {}).get("name")
+        if cfg.scene and recorded and cfg.scene != recorded:
+            raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
+        scene = cfg.scene or recorded or "factory"
+        aux_mean, aux_std = samples.add_auxiliary(scene)
         if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
-            recorded = (ds.info.get("jafm_scene") or {}).get("name")
-            if cfg.scene and recorded and cfg.scene != recorded:
-                raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
-            samples.add_keypoint_targets(cfg.scene or recorded or "factory")
+            samples.add_keypoint_targets(scene)
     layouts, n_layout = None, 0
     if cfg.layouts:
         if samples.kp is None:
@@ -251,6 +257,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         from jafm_robot.datasets.layouts import LayoutSamples
 
         layouts = LayoutSamples(cfg.layouts, list(vcfg.cameras), vcfg.image_size, ds.info.get("jafm_scene"))
+        layouts.normalise_aux(aux_mean, aux_std)
     policy.to(device).train()
     loss_module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
                               cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)

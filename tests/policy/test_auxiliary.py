@@ -12,7 +12,7 @@ import pytest
 
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Writer
 from jafm_robot.runtime.kinematics import panda_fk
-from jafm_robot.training.auxiliary import grasp_place_targets
+from jafm_robot.training.auxiliary import AUX_DIM, YAW, grasp_place_targets, grasp_symmetry, yaw_features
 from tests.policy.conftest import IMG, synthetic_episode
 
 HOME = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785, 0.08])
@@ -37,10 +37,55 @@ def test_targets_are_the_fk_at_close_and_release():
     ep = np.r_[np.zeros(16, int), np.ones(12, int)]
     action[16:, 7] = 0.08  # the second episode never closes: no targets for it
     aux, valid = grasp_place_targets(state, action, ep)
-    assert valid[:16].all() and not valid[16:].any()
+    assert valid[:16, :6].all() and not valid[16:].any()
+    assert not valid[:, YAW].any()  # no replayed part yaw given: the yaw targets are undefined
     np.testing.assert_allclose(aux[0, :3], panda_fk(a.state[16 // 3, :7]), atol=1e-6)
-    np.testing.assert_allclose(aux[0, 3:], panda_fk(a.state[2 * 16 // 3, :7]), atol=1e-6)
+    np.testing.assert_allclose(aux[0, 3:6], panda_fk(a.state[2 * 16 // 3, :7]), atol=1e-6)
     assert np.ptp(aux[:16], axis=0).max() == 0  # one pair of points per episode, on every frame
+    # with the parts' yaw (episode 0: an oblong block, episode 1: a cylinder)
+    aux, valid = grasp_place_targets(state, action, ep, np.array([[0.3, 2], [1.0, 0]]))
+    assert valid[:16, YAW].all() and not valid[16:].any()
+    np.testing.assert_allclose(aux[:16, YAW], np.tile(yaw_features(0.3, 2)[0], (16, 1)))
+
+
+def test_yaw_features_are_the_same_for_grasps_that_are_the_same():
+    """A block gripped at yaw y or y + pi, a cube at y or y + pi/2, is the same grasp: the target
+    must not tell them apart (else the network averages two answers), and it must change smoothly."""
+    for y in np.linspace(-3, 3, 13):
+        f2, v2 = yaw_features(y, 2)
+        np.testing.assert_allclose(f2, yaw_features(y + np.pi, 2)[0], atol=1e-6)
+        assert v2.all()
+        f4, v4 = yaw_features(y, 4)
+        np.testing.assert_allclose(f4, yaw_features(y + np.pi / 2, 4)[0], atol=1e-6)
+        np.testing.assert_array_equal(v4, [0, 0, 1, 1])
+        assert not yaw_features(y, 0)[1].any()
+    # a quarter turn is a different block grasp (the long side between the fingers)
+    assert np.abs(yaw_features(0.2, 2)[0] - yaw_features(0.2 + np.pi / 2, 2)[0]).max() > 1.0
+    assert np.abs(yaw_features(0.0, 2)[0] - yaw_features(0.01, 2)[0]).max() < 0.05
+    assert grasp_symmetry("box", (0.04, 0.04, 0.04)) == 4 and grasp_symmetry("box", (0.035, 0.07, 0.035)) == 2
+    assert grasp_symmetry("cylinder", (0.04, 0.04, 0.05)) == 0
+
+
+def test_an_older_checkpoints_auxiliary_head_grows_without_touching_the_actions():
+    """Fine-tuning a checkpoint from before the yaw targets (6 auxiliary outputs) keeps its learned
+    rows and its actions: the head is training-only."""
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+
+    torch.manual_seed(0)
+    pol = VLAPolicy(get_config("student", image_size=IMG, chunk_len=4, aux_dim=6))
+    imgs = {c: torch.randint(0, 255, (2, IMG, IMG, 3), dtype=torch.uint8) for c in pol.cfg.cameras}
+    state = torch.tensor(np.tile(HOME, (2, 1)), dtype=torch.float32)
+    instr = torch.zeros(2, 128, dtype=torch.uint8)
+    with torch.no_grad():
+        a0, ex0 = pol.predict_normalized(imgs, state, instr, return_aux=True)
+        pol.resize_aux_head(AUX_DIM)
+        a1, ex1 = pol.predict_normalized(imgs, state, instr, return_aux=True)
+    assert pol.cfg.aux_dim == AUX_DIM and ex1["aux"].shape == (2, AUX_DIM)
+    torch.testing.assert_close(a0, a1)
+    torch.testing.assert_close(ex0["aux"], ex1["aux"][:, :6])
 
 
 def test_student_trains_with_the_auxiliary_loss_and_exports_without_it(tmp_path):
@@ -134,27 +179,34 @@ def test_keypoint_loss_prefers_the_target_cell():
     assert keypoint_loss(right, uv, valid, grid) == keypoint_loss(right[:, :, :1], uv[:, :, :1], valid[:, :, :1], grid)
 
 
-def test_recorded_scene_cameras_replay_the_jittered_pose():
-    """The per-episode scene-camera jitter is recovered from the recorded seed: the replayed view is
-    the simulator's own view of that episode, not the nominal one (which is off by the jitter)."""
+def test_replayed_episodes_give_the_jittered_camera_and_the_parts_yaw():
+    """The per-episode scene-camera jitter and the named part's yaw are recovered from the recorded
+    seed: the replayed view is the simulator's own view of that episode, not the nominal one (which
+    is off by the jitter), and the yaw is the part's own."""
+    import pybullet as p
+
     from jafm_robot.datasets.recording import make_env
-    from jafm_robot.training.auxiliary import look_at, recorded_scene_cameras
+    from jafm_robot.training.auxiliary import look_at, replay_recorded_episodes
 
     rows = [{"seed": 10001, "env_task": "PickPlace", "language": "ja"}, {"seed": 7, "env_task": "PickPlace", "language": "en"}]
-    poses = recorded_scene_cameras(rows, "factory")
-    assert poses is not None and poses.shape == (2, 2, 3)
+    rep = replay_recorded_episodes(rows, "factory")
+    assert rep is not None and rep.scene_poses.shape == (2, 2, 3) and rep.part_yaw.shape == (2, 2)
     env = make_env("PickPlace", 32)
     try:
-        for r, pose in zip(rows, poses, strict=True):
+        for r, pose, (yaw, sym) in zip(rows, rep.scene_poses, rep.part_yaw, strict=True):
             env.reset(seed=r["seed"], options={"language": r["language"]})
             u = env.unwrapped
             sim_view = np.array(u._scene_view).reshape(4, 4).T
             sc = u.scene_config.scene_camera
             np.testing.assert_allclose(look_at(pose[0], pose[1], sc.up), sim_view, atol=1e-6)
             assert np.abs(look_at(sc.eye, sc.target, sc.up) - sim_view).max() > 1e-3  # the jitter is real
+            part = u.world.part(u.task.goal["part"])
+            _, orn = p.getBasePositionAndOrientation(part.body_id, physicsClientId=u.client)
+            assert yaw == pytest.approx(p.getEulerFromQuaternion(orn)[2], abs=1e-6)
+            assert sym == {"cube": 4, "block": 2, "cylinder": 0}[part.shape]
     finally:
         env.close()
-    assert recorded_scene_cameras([{"seed": -1, "env_task": "PickPlace"}], "factory") is None
+    assert replay_recorded_episodes([{"seed": -1, "env_task": "PickPlace"}], "factory") is None
 
 
 def test_layout_frames_label_the_named_part_and_join_keypoint_training(tmp_path):
@@ -179,6 +231,12 @@ def test_layout_frames_label_the_named_part_and_join_keypoint_training(tmp_path)
             hits += int(px.max() - px.min() > 60)
             assert not z["kp_valid"][i, j, 1]  # the place point is not labelled in a layout
     assert hits >= 6, hits
+    # the auxiliary targets a layout defines: where the part is (its xy) and its yaw features
+    assert (z["aux_valid"][:, :2] == 1).all() and not z["aux_valid"][:, 2:6].any()
+    for i in range(4):
+        kp_world = z["aux"][i, :2]
+        assert 0.3 < kp_world[0] < 0.75 and abs(kp_world[1]) < 0.3  # on the table's spawn region
+        assert z["aux_valid"][i, YAW].sum() in (0, 2, 4)
     with pytest.raises(ValueError, match="image size"):
         LayoutSamples(str(f), ["image"], IMG * 2)
 
@@ -214,7 +272,7 @@ def test_layout_rows_do_not_count_in_the_action_loss():
     state = torch.tensor(np.tile(HOME, (b, 1)), dtype=torch.float32)
     instr = torch.zeros(b, 128, dtype=torch.uint8)
     actions = state[:, None].repeat(1, 4, 1)
-    aux, aux_valid = torch.zeros(b, 6), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    aux, aux_valid = torch.zeros(b, AUX_DIM), torch.tensor([1.0, 1.0, 0.0, 0.0])[:, None].repeat(1, AUX_DIM)
     mask = torch.tensor([1.0, 1.0, 0.0, 0.0])
     with torch.no_grad():
         l1 = lm(imgs, state, instr, actions, aux, aux_valid, act_valid=mask)

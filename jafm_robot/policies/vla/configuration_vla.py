@@ -73,7 +73,7 @@ class VLAConfig:
     # Predict actions as (normalised) offsets from the current state: the same absolute targets
     # come out of the graph, but offsets are small and centred, which trains much faster.
     predict_delta: bool = True
-    # Training-only auxiliary outputs (jafm_robot.training.auxiliary: pick and place points) read
+    # Training-only auxiliary outputs (jafm_robot.training.auxiliary: pick and place points, grasp yaw) read
     # from one extra query token; 0 = none. The exported graph keeps the token, drops the head.
     aux_dim: int = 0
 
@@ -126,7 +126,7 @@ SIZES: dict[str, VLAConfig] = {
     "small": VLAConfig(name="small", d_model=96, n_heads=4, n_layers=3, vision=VisionConfig((16, 32, 64, 64), 4)),
     # the shipped PickPlace policy / distilled student: small + FiLM + keypoints, 16x16 final map
     "student": VLAConfig(name="student", d_model=96, n_heads=4, n_layers=3,
-                         vision=VisionConfig((16, 32, 64), 2, film=True, keypoints=16, depth=2), aux_dim=6),
+                         vision=VisionConfig((16, 32, 64), 2, film=True, keypoints=16, depth=2), aux_dim=10),
     "base": VLAConfig(name="base", d_model=192, n_heads=6, n_layers=6, vision=VisionConfig((32, 64, 128, 128), 8)),
     "large": VLAConfig(name="large", d_model=384, n_heads=8, n_layers=8, vision=VisionConfig((48, 96, 192, 256), 8)),
     # the multi-task teacher that students are distilled from (jafm_robot.distill.foundation):

@@ -208,6 +208,21 @@ class VLAPolicy(nn.Module):
         nn.init.zeros_(self.head.weight)  # start from "hold the mean offset": a sane first policy
         nn.init.zeros_(self.head.bias)
 
+    def resize_aux_head(self, aux_dim: int) -> None:
+        """Give the training-only auxiliary head ``aux_dim`` outputs, keeping the learned rows it
+        shares with the old head (fine-tuning a checkpoint from before a target was added). The
+        exported graph does not contain this head, so deployed behaviour is unchanged."""
+        if not self.cfg.aux_dim or aux_dim == self.cfg.aux_dim:
+            return
+        old = self.aux_head
+        new = nn.Linear(old.in_features, aux_dim).to(old.weight.device)
+        n = min(aux_dim, old.out_features)
+        with torch.no_grad():
+            new.weight[:n] = old.weight[:n]
+            new.bias[:n] = old.bias[:n]
+        self.aux_head = new
+        self.cfg = self.cfg.with_(aux_dim=aux_dim)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
