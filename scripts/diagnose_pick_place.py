@@ -179,6 +179,40 @@ def layouts(ckpt: str, path: str) -> None:
         err = np.abs(xy[ok, j] - uv).mean() * size / 2
         hit = (np.abs(am[ok, j] - uv).max(-1) * size / 2 < 8).mean()
         print(f"{c}: {ok.sum()} frames, kp0 mean error {err:.2f} px, arg-max within 8 px {hit:.0%}")
+    if "aux_valid" in z.files and pol.cfg.aux_dim == z["aux"].shape[1]:
+        st = torch.load(ckpt, map_location="cpu", weights_only=False).get("aux_stats")
+        mean, std = (np.asarray(st["mean"]), np.asarray(st["std"])) if st else aux_stats("data/pick_place_v2")
+        aux_layouts(ex["aux"].numpy() * std + mean, z["aux"], z["aux_valid"])
+
+
+def aux_stats(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The trainer's z-scoring of the auxiliary targets (ChunkSamples.add_auxiliary), without images:
+    for checkpoints from before the trainer stored it (``aux_stats``)."""
+    from jafm_robot.datasets.concat import open_dataset
+    from jafm_robot.training.auxiliary import grasp_place_targets, replay_recorded_episodes
+
+    ds = open_dataset(dataset)
+    rep = replay_recorded_episodes(ds.episodes, (ds.info.get("jafm_scene") or {}).get("name", "factory"))
+    aux, valid = grasp_place_targets(ds.state, ds.action, ds.episode_index, None if rep is None else rep.part_yaw)
+    n = np.maximum(valid.sum(0), 1.0)
+    mean = (aux * valid).sum(0) / n
+    return mean, np.maximum(np.sqrt((((aux - mean) * valid) ** 2).sum(0) / n), 1e-2)
+
+
+def aux_layouts(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> None:
+    """Auxiliary pick-xy and grasp-yaw errors on layout frames (``pred`` in metres / features)."""
+    xy = np.linalg.norm(pred[:, :2] - target[:, :2], axis=1)
+    print(f"aux pick xy: mean error {100 * xy.mean():.1f} cm, within 1 cm {(xy < 0.01).mean():.0%}, "
+          f"within 2 cm {(xy < 0.02).mean():.0%}")
+    for sym, cols, name in ((2, (6, 7), "oblong (2y)"), (4, (8, 9), "square (4y)")):
+        rows = (valid[:, 6] > 0) if sym == 2 else ((valid[:, 8] > 0) & (valid[:, 6] == 0))
+        if not rows.any():
+            continue
+        a_pred = np.arctan2(pred[rows, cols[1]], pred[rows, cols[0]])
+        a_true = np.arctan2(target[rows, cols[1]], target[rows, cols[0]])
+        err = np.degrees(np.abs((a_pred - a_true + np.pi) % (2 * np.pi) - np.pi) / sym)
+        print(f"aux grasp yaw, {name}: {rows.sum()} frames, mean error {err.mean():.1f} deg, "
+              f"within 15 deg {(err < 15).mean():.0%}")
 
 
 if __name__ == "__main__":

@@ -236,6 +236,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         policy = VLAPolicy(vcfg, stats)
         start_step = 0
     vcfg = policy.cfg
+    aux_stats: dict[str, list[float]] | None = None
     samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
     if vcfg.aux_dim:
         from jafm_robot.training.auxiliary import AUX_DIM
@@ -247,6 +248,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
         scene = cfg.scene or recorded or "factory"
         aux_mean, aux_std = samples.add_auxiliary(scene)
+        aux_stats = {"mean": aux_mean.tolist(), "std": aux_std.tolist()}
         if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
             samples.add_keypoint_targets(scene)
     layouts, n_layout = None, 0
@@ -321,6 +323,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             "dataset": facts,
             "argv": argv,
             "loss": last_loss,
+            # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
+            "aux_stats": aux_stats,
         }
         save_checkpoint(last, payload)
         save_checkpoint(ckpt_dir / f"step_{step:06d}.pt", payload)

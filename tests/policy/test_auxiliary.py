@@ -104,6 +104,10 @@ def test_student_trains_with_the_auxiliary_loss_and_exports_without_it(tmp_path)
     for r in rows:  # each term is logged unweighted beside the total, which is their weighted sum
         parts = [float(r[k]) for k in ("action_loss", "aux_loss", "kp_loss")]
         assert float(r["loss"]) == pytest.approx(parts[0] + 1.0 * parts[1] + 0.2 * parts[2], rel=1e-4)
+    import torch
+
+    st = torch.load(summary["checkpoint"], weights_only=False)["aux_stats"]  # to read the head back in metres
+    assert len(st["mean"]) == len(st["std"]) == AUX_DIM and min(st["std"]) > 0
     card = export_onnx(summary["checkpoint"], tmp_path / "student.onnx")
     assert card["parity_max_abs_diff"] <= 1e-4
     model = onnx.load(str(tmp_path / "student.onnx"))
