@@ -90,19 +90,23 @@ class _LossModule(nn.Module):
                 aux: torch.Tensor | None = None, aux_valid: torch.Tensor | None = None,
                 kp: torch.Tensor | None = None, kp_valid: torch.Tensor | None = None,
                 act_valid: torch.Tensor | None = None) -> torch.Tensor:
-        if aux is None or not self.aux_weight:
+        use_aux = aux is not None and bool(self.aux_weight)
+        use_kp = kp is not None and bool(self.kp_weight)
+        if not (use_aux or use_kp):
             pred = self.policy.predict_normalized(images, state, instruction)
             loss = self._action_loss(pred, actions, state, act_valid)
             self.terms = {"action_loss": loss.detach()}
             return loss
         pred, extras = self.policy.predict_normalized(images, state, instruction, return_aux=True)
-        action_loss = self._action_loss(pred, actions, state, act_valid)
-        # aux_valid [B, aux_dim]: each target counts where it is defined (no yaw for a cylinder,
-        # only where the part is for a layout frame)
-        aux_loss = ((extras["aux"] - aux).abs() * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
-        loss = action_loss + self.aux_weight * aux_loss
-        self.terms = {"action_loss": action_loss.detach(), "aux_loss": aux_loss.detach()}
-        if kp is not None and self.kp_weight and "kp_logits" in extras:
+        loss = self._action_loss(pred, actions, state, act_valid)
+        self.terms = {"action_loss": loss.detach()}
+        if use_aux:
+            # aux_valid [B, aux_dim]: each target counts where it is defined (no yaw for a cylinder,
+            # only where the part is for a layout frame)
+            aux_loss = ((extras["aux"] - aux).abs() * aux_valid).sum() / aux_valid.sum().clamp_min(1.0)
+            loss = loss + self.aux_weight * aux_loss
+            self.terms["aux_loss"] = aux_loss.detach()
+        if use_kp and "kp_logits" in extras:  # independent of the aux weight: --aux-weight 0 keeps keypoints
             grid = self.policy.cameras[self.policy.cfg.cameras[0]].keypoints.grid  # [h*w, 2], same for every camera
             kp_loss = keypoint_loss(extras["kp_logits"][:, :, :2], kp, kp_valid, grid)
             loss = loss + self.kp_weight * kp_loss

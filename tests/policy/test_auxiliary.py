@@ -289,3 +289,27 @@ def test_layout_rows_do_not_count_in_the_action_loss():
     with torch.no_grad():
         assert float(no_aux(imgs, state, instr, actions, act_valid=mask)) == pytest.approx(
             float(no_aux(imgs, state, instr, wild, act_valid=mask)), rel=1e-6)
+
+
+def test_keypoint_loss_does_not_depend_on_the_auxiliary_weight():
+    """--aux-weight 0 switches off the pick/place/yaw term only, not the keypoint supervision."""
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.training.trainer import _LossModule
+
+    torch.manual_seed(0)
+    pol = VLAPolicy(get_config("student", image_size=IMG, chunk_len=4))
+    b, nc = 2, len(pol.cfg.cameras)
+    imgs = {c: torch.randint(0, 255, (b, IMG, IMG, 3), dtype=torch.uint8) for c in pol.cfg.cameras}
+    state = torch.tensor(np.tile(HOME, (b, 1)), dtype=torch.float32)
+    instr = torch.zeros(b, 128, dtype=torch.uint8)
+    actions = state[:, None].repeat(1, 4, 1)
+    aux, aux_valid = torch.zeros(b, AUX_DIM), torch.ones(b, AUX_DIM)
+    kp, kp_valid = torch.zeros(b, nc, 2, 2), torch.ones(b, nc, 2)
+    lm = _LossModule(pol, aux_weight=0.0, kp_weight=0.5)
+    with torch.no_grad():
+        total = lm(imgs, state, instr, actions, aux, aux_valid, kp, kp_valid)
+    assert set(lm.terms) == {"action_loss", "kp_loss"}
+    assert float(total) == pytest.approx(float(lm.terms["action_loss"] + 0.5 * lm.terms["kp_loss"]), rel=1e-5)
