@@ -25,7 +25,7 @@ import numpy as np
 from jafm_robot.contract import encode_instruction
 from jafm_robot.hosts.sim_process import SimProcess
 from jafm_robot.robots.config import load_robot_config
-from jafm_robot.runtime.chunks import default_replan_every
+from jafm_robot.runtime.chunks import default_replan_every, replan_rate_hz
 from jafm_robot.runtime.control_loop import ControlLoop
 from jafm_robot.runtime.engine import PolicyEngine
 from jafm_robot.runtime.inference import AsyncPolicyRunner
@@ -71,7 +71,7 @@ class RealtimeRunner:
         self.replan_every = int(replan_every or default_replan_every(meta.chunk_len))
         if self.replan_every < 1:
             raise ValueError(f"replan_every must be >= 1, got {self.replan_every}")
-        self.policy_rate = float(policy_rate or 1.0 / (meta.action_dt * self.replan_every))
+        self.policy_rate = float(policy_rate or replan_rate_hz(meta.action_dt, meta.chunk_len, self.replan_every))
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
         self._instruction = np.zeros(128, np.uint8)

@@ -101,11 +101,11 @@ class PolicyNode(Node):
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
 
         # Inference in the runtime's runner thread (paced at rate_hz, skips a frame it already saw).
-        from jafm_robot.runtime.chunks import default_replan_every
+        from jafm_robot.runtime.chunks import replan_rate_hz
         from jafm_robot.runtime.inference import AsyncPolicyRunner
 
         self._closing = False
-        self.rate_hz = self.p.rate_hz or 1.0 / (self.engine.action_dt * default_replan_every(self.engine.chunk_len))
+        self.rate_hz = self.p.rate_hz or replan_rate_hz(self.engine.action_dt, self.engine.chunk_len)
         self.runner = AsyncPolicyRunner(
             self.engine,
             self._get_observation,

@@ -48,6 +48,15 @@ def default_replan_every(chunk_len: int) -> int:
     return max(1, int(chunk_len) // 2)
 
 
+def replan_rate_hz(action_dt: float, chunk_len: int, replan_every: int | None = None) -> float:
+    """Inferences per second for a policy re-planned every ``replan_every`` action points
+    (:func:`default_replan_every` when not told): the rate the runtime and ``policy_node`` pace at."""
+    k = int(replan_every or default_replan_every(chunk_len))
+    if k < 1:
+        raise ValueError(f"replan_every must be >= 1, got {k}")
+    return 1.0 / (float(action_dt) * k)
+
+
 @dataclass(frozen=True)
 class ActionChunk:
     """``points[i]`` is due at ``stamp + (i + lead) * dt`` (seconds on the control loop's clock)."""

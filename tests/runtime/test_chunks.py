@@ -159,3 +159,15 @@ def test_sample_before_reset_is_none():
     assert ChunkBlender().sample(0.0) is None
     with pytest.raises(ValueError):
         ChunkBlender(blend_time=-1)
+
+
+def test_one_replanning_rhythm_for_every_host():
+    """Half a chunk per inference unless told, and the rate the runtime and policy_node pace at
+    follows from it: 10 points 0.1 s apart -> every 5 points -> 2 Hz."""
+    from jafm_robot.runtime.chunks import default_replan_every, replan_rate_hz
+
+    assert default_replan_every(10) == 5 and default_replan_every(1) == 1
+    assert replan_rate_hz(0.1, 10) == pytest.approx(2.0)
+    assert replan_rate_hz(0.1, 10, replan_every=1) == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="replan_every"):
+        replan_rate_hz(0.1, 10, replan_every=-1)
