@@ -36,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
           f"(95% CI {lo:.0%}-{hi:.0%}), {policy.kind} inference p50 {res['inference_ms']['p50']:.2f} ms")
     write_json(args.json, res)
     if args.card and str(args.policy).endswith(".onnx"):
-        from jafm_robot.training.export import update_card
-
-        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every")}
-        update_card(args.policy, "success", summary, key=f"{args.task}/{args.lang}")
         import shlex
         import sys
 
-        update_card(args.policy, "commands", shlex.join(["jafm-robot", *sys.argv[1:]]),
-                    key=f"eval {args.task}/{args.lang}")
+        from jafm_robot.training.export import update_card_entries
+
+        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every")}
+        key = f"{args.task}/{args.lang}"
+        if not update_card_entries(args.policy, [("success", key, summary),
+                                                 ("commands", f"eval {key}", shlex.join(["jafm-robot", *sys.argv[1:]]))]):
+            print(f"--card: {args.policy} has no model card beside it; nothing stored")
     return 0

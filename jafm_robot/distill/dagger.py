@@ -606,7 +606,7 @@ class DistillRun:
     def export(self) -> dict[str, Any]:
         """ONNX + card via the existing exporter, then the distillation facts into the card."""
         from jafm_robot.runtime.metadata import card_path
-        from jafm_robot.training.export import export_onnx, update_card
+        from jafm_robot.training.export import export_onnx, update_card_entries
 
         onnx_path = self.out / "student.onnx"
         cmd = ["jafm-robot", "export", "--checkpoint", str(self.out / "checkpoints" / "last.pt"), "--out", str(onnx_path)]
@@ -615,24 +615,27 @@ class DistillRun:
         ev = last.get("eval") or {}
         success = {k: v["train_phrasings"] for k, v in ev.items() if "train_phrasings" in v}
         held = {k: v["held_out_phrasings"] for k, v in ev.items() if "held_out_phrasings" in v}
-        if success:
-            update_card(onnx_path, "success", success)
-        update_card(onnx_path, "success_held_out_phrasings", held)
-        update_card(onnx_path, "phrasings", {"train": {k: v["train"] for k, v in self.phrasings_table().items()},
-                                              "held_out": {k: v["held_out"] for k, v in self.phrasings_table().items()}})
-        update_card(onnx_path, "distillation", {
-            "method": "DAgger, per-episode teacher/student mixture, L1 on the whole action chunk",
-            "teacher": self.teacher.describe(),
-            "teacher_success": _success_table(self.log.get("teacher_eval") or {}),
-            "student_parameters": card["parameters"],
-            "parameter_ratio": (self.teacher.parameters / card["parameters"]) if self.teacher.parameters else None,
-            "iterations": [{k: e[k] for k in ("iteration", "beta", "teacher_driven", "student_driven", "frames_added",
-                                               "buffer_frames", "loss", "success")} for e in self.log["iterations"]],
-            "eval_seeds": f"{EVAL_SEED_OFFSET + self.cfg.seed}..{EVAL_SEED_OFFSET + self.cfg.seed + self.cfg.eval_episodes - 1}",
-        })
+        table = self.phrasings_table()
         init_cmd = self.log.get("student", {}).get("init_command")
-        update_card(onnx_path, "commands", {**card["commands"], **({"train": init_cmd} if init_cmd else {}),
-                                            "distill": shlex.join(self.argv)})
+        entries: list[tuple[str, str | None, Any]] = [("success", None, success)] if success else []
+        entries += [
+            ("success_held_out_phrasings", None, held),
+            ("phrasings", None, {"train": {k: v["train"] for k, v in table.items()},
+                                 "held_out": {k: v["held_out"] for k, v in table.items()}}),
+            ("distillation", None, {
+                "method": "DAgger, per-episode teacher/student mixture, L1 on the whole action chunk",
+                "teacher": self.teacher.describe(),
+                "teacher_success": _success_table(self.log.get("teacher_eval") or {}),
+                "student_parameters": card["parameters"],
+                "parameter_ratio": (self.teacher.parameters / card["parameters"]) if self.teacher.parameters else None,
+                "iterations": [{k: e[k] for k in ("iteration", "beta", "teacher_driven", "student_driven", "frames_added",
+                                                   "buffer_frames", "loss", "success")} for e in self.log["iterations"]],
+                "eval_seeds": f"{EVAL_SEED_OFFSET + self.cfg.seed}..{EVAL_SEED_OFFSET + self.cfg.seed + self.cfg.eval_episodes - 1}",
+            }),
+            ("commands", None, {**card["commands"], **({"train": init_cmd} if init_cmd else {}),
+                                "distill": shlex.join(self.argv)}),
+        ]
+        update_card_entries(onnx_path, entries)
         return {"onnx": str(onnx_path), "card": str(card_path(onnx_path)), "sha256": card["sha256"],
                 "parameters": card["parameters"]}
 

@@ -161,20 +161,27 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
     return card
 
 
-def update_card(model_path: str | Path, section: str, value: Any, key: str | None = None) -> None:
+def update_card(model_path: str | Path, section: str, value: Any, key: str | None = None) -> bool:
     """Put a measured result (latency, success) into an existing card, keeping everything else."""
+    return update_card_entries(model_path, [(section, key, value)])
+
+
+def update_card_entries(model_path: str | Path, entries: list[tuple[str, str | None, Any]]) -> bool:
+    """Several (section, key or None, value) results in one read-modify-write of the card; False
+    when the model has no card to update."""
     p = card_path(model_path)
     if not p.is_file():
-        return
+        return False
     card = json.loads(p.read_text())
-    if key is None:
-        card[section] = value
-    else:
-        card.setdefault(section, {})
-        if not isinstance(card[section], dict):
+    for section, key, value in entries:
+        if key is None:
+            card[section] = value
+            continue
+        if not isinstance(card.get(section), dict):
             card[section] = {}
         card[section][key] = value
     p.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    return True
 
 
-__all__ = ["INSTRUCTION_LEN", "export_onnx", "update_card"]
+__all__ = ["INSTRUCTION_LEN", "export_onnx", "update_card", "update_card_entries"]
