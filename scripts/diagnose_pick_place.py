@@ -115,6 +115,7 @@ def outcomes(policy: str, seeds: str) -> None:
     lo, hi = (int(v) for v in seeds.split(":"))
     ex = ChunkExecutor(pol, int(os.environ.get("REPLAN", "0")) or None)
     counts: collections.Counter[str] = collections.Counter()
+    by_shape: dict[str, collections.Counter[bool]] = collections.defaultdict(collections.Counter)
     for seed in range(lo, hi):
         obs, info = env.reset(seed=seed, options={"language": os.environ.get("LANG_", "en")})
         ex.reset()
@@ -153,8 +154,10 @@ def outcomes(policy: str, seeds: str) -> None:
                 break
         what = outcome_of(u, lifted, wrong)
         counts[what] += 1
+        by_shape[target.shape][what == "success"] += 1
         print(seed, what, "|", closed_at or "never closed", "|", info.get("instruction_text"), flush=True)
     print(dict(counts))
+    print("success by shape:", {k: f"{v[True]}/{v[True] + v[False]}" for k, v in sorted(by_shape.items())})
     env.close()
 
 
