@@ -185,7 +185,11 @@ def layouts(ckpt: str, path: str) -> None:
     if "aux_valid" in z.files and pol.cfg.aux_dim == z["aux"].shape[1]:
         st = torch.load(ckpt, map_location="cpu", weights_only=False).get("aux_stats")
         mean, std = (np.asarray(st["mean"]), np.asarray(st["std"])) if st else aux_stats("data/pick_place_v2")
-        aux_layouts(ex["aux"].numpy() * std + mean, z["aux"], z["aux_valid"])
+        from jafm_robot.training.auxiliary import YAW, hand_yaw, in_hand_frame
+
+        target = z["aux"].copy()  # the files hold world yaw features; the head predicts them in the hand frame
+        target[:, YAW] = in_hand_frame(target[:, YAW], hand_yaw(z["state"][:, :7]))
+        aux_layouts(ex["aux"].numpy() * std + mean, target, z["aux_valid"])
 
 
 def aux_stats(dataset: str) -> tuple[np.ndarray, np.ndarray]:

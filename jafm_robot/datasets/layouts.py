@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
-from jafm_robot.training.auxiliary import AUX_DIM
+from jafm_robot.training.auxiliary import AUX_DIM, YAW, hand_yaw, in_hand_frame
 
 
 def _matrix(m: Any) -> np.ndarray:
@@ -41,7 +41,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
 
     from jafm_robot.datasets.recording import make_env, scene_identity
     from jafm_robot.sim import camera
-    from jafm_robot.training.auxiliary import YAW, named_part_yaw, project, yaw_features
+    from jafm_robot.training.auxiliary import named_part_yaw, project, yaw_features
 
     if count < 1:
         raise ValueError(f"--count must be >= 1, got {count}")
@@ -75,6 +75,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
                 xy, inside = project(pos[None], _matrix(view), _matrix(proj))
                 kp[i, j, 0], kp_valid[i, j, 0] = xy[0], float(inside[0])
             aux[i, :2], aux_valid[i, :2] = pos[:2], 1.0
+            # world yaw features: LayoutSamples turns them into the hand frame of the frame's state
             aux[i, YAW], aux_valid[i, YAW] = yaw_features(*named_part_yaw(u.world, u.task.goal["part"]))
             images[i], wrists[i], states[i], instr[i] = obs["image"], obs["wrist_image"], obs["state"], obs["instruction"]
         ident = scene_identity(u.scene_config)
@@ -127,7 +128,9 @@ class LayoutSamples:
         sel = [cam_index[c] for c in self.cameras]
         self.state, self.instruction = cat["state"], cat["instruction"]
         self.kp, self.kp_valid = cat["kp"][:, sel], cat["kp_valid"][:, sel]
-        self.aux_raw, self.aux_valid = cat["aux"], cat["aux_valid"]
+        # the files hold the part's world yaw features; the trainer's targets are in the hand frame
+        self.aux_raw, self.aux_valid = cat["aux"].copy(), cat["aux_valid"]
+        self.aux_raw[:, YAW] = in_hand_frame(self.aux_raw[:, YAW], hand_yaw(self.state[:, :7])) * self.aux_valid[:, YAW]
         self.aux = self.aux_raw * self.aux_valid
 
     def normalise_aux(self, mean: np.ndarray, std: np.ndarray) -> None:

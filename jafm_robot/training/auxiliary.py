@@ -21,7 +21,7 @@ import numpy as np
 
 from jafm_robot.runtime.kinematics import panda_fk, panda_fk_matrix
 
-AUX_DIM = 10  # pick xyz, place xyz (m, robot base frame), grasp yaw: cos/sin 2*yaw, cos/sin 4*yaw
+AUX_DIM = 10  # pick xyz, place xyz (m, robot base frame), part yaw in the hand frame: cos/sin 2*yaw, 4*yaw
 YAW = slice(6, 10)
 CLOSE_BELOW = 0.01  # gripper target (m) under which the expert is closing on a part
 OPEN_ABOVE = 0.03  # gripper target (m) above which a closed hand is releasing
@@ -59,13 +59,41 @@ def yaw_features(yaw: float, symmetry: int) -> tuple[np.ndarray, np.ndarray]:
     return f * valid, valid
 
 
+def hand_yaw(q7: np.ndarray) -> np.ndarray:
+    """Yaw (rad, about world z) of the Panda hand for joint angles [N, 7], by forward kinematics."""
+    q7 = np.atleast_2d(np.asarray(q7, dtype=np.float64))
+    out = np.empty(len(q7))
+    for i, q in enumerate(q7):
+        r = panda_fk_matrix(q[:7], tool_offset=0.0)
+        out[i] = np.arctan2(r[1, 0], r[0, 0])
+    return out
+
+
+def in_hand_frame(features: np.ndarray, yaw_hand: np.ndarray) -> np.ndarray:
+    """World yaw features [N, 4] (:func:`yaw_features`) -> the same of (part yaw - hand yaw).
+
+    The hand frame is what the action needs: the policy predicts joint offsets from the current
+    state, and the joint-7 offset that aligns the fingers is the part's yaw *relative to the
+    hand*, which the wrist camera shows as the part's rotation in its image. The world yaw would
+    have to be read off a 5-pixel part in the scene camera."""
+    f = np.asarray(features, dtype=np.float64)
+    out = np.empty_like(f)
+    for j, k in ((0, 2), (2, 4)):
+        c, s = np.cos(k * yaw_hand), np.sin(k * yaw_hand)
+        out[:, j] = f[:, j] * c + f[:, j + 1] * s  # cos(k(y - h))
+        out[:, j + 1] = f[:, j + 1] * c - f[:, j] * s  # sin(k(y - h))
+    return out.astype(np.float32)
+
+
 def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray,
                         part_yaw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: (float32[N, AUX_DIM] targets of its episode, float32[N, AUX_DIM] 1 where defined).
+    """Per frame: (float32[N, AUX_DIM] targets, float32[N, AUX_DIM] 1 where defined).
 
-    Pick and place xyz are defined for an episode with a close and a release after it (not, e.g.,
-    Reach). The yaw features need ``part_yaw`` [E, 2] (the named part's yaw at the start and its
-    :func:`grasp_symmetry`, from :func:`replay_recorded_episodes`), indexed by episode.
+    Pick and place xyz (one pair per episode) are defined for an episode with a close and a
+    release after it (not, e.g., Reach). The yaw features need ``part_yaw`` [E, 2] (the named
+    part's yaw at the start and its :func:`grasp_symmetry`, from :func:`replay_recorded_episodes`),
+    indexed by episode; they are the part's yaw relative to the hand of that frame
+    (:func:`in_hand_frame`), defined up to the frame where the fingers close.
     """
     state = np.asarray(state, dtype=np.float64)
     action = np.asarray(action, dtype=np.float64)
@@ -82,7 +110,10 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
         out[rows, 3:6] = panda_fk(state[rows[o], :7])
         valid[rows, :6] = 1.0
         if part_yaw is not None:
-            out[rows, YAW], valid[rows, YAW] = yaw_features(float(part_yaw[e, 0]), int(part_yaw[e, 1]))
+            f, v = yaw_features(float(part_yaw[e, 0]), int(part_yaw[e, 1]))
+            before = rows[: c + 1]  # after the close the part turns with the hand
+            out[before, YAW] = in_hand_frame(np.tile(f, (len(before), 1)), hand_yaw(state[before, :7])) * v
+            valid[before, YAW] = v
     return out, valid
 
 

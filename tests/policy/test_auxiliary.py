@@ -12,7 +12,15 @@ import pytest
 
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Writer
 from jafm_robot.runtime.kinematics import panda_fk
-from jafm_robot.training.auxiliary import AUX_DIM, YAW, grasp_place_targets, grasp_symmetry, yaw_features
+from jafm_robot.training.auxiliary import (
+    AUX_DIM,
+    YAW,
+    grasp_place_targets,
+    grasp_symmetry,
+    hand_yaw,
+    in_hand_frame,
+    yaw_features,
+)
 from tests.policy.conftest import IMG, synthetic_episode
 
 HOME = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785, 0.08])
@@ -44,8 +52,26 @@ def test_targets_are_the_fk_at_close_and_release():
     assert np.ptp(aux[:16], axis=0).max() == 0  # one pair of points per episode, on every frame
     # with the parts' yaw (episode 0: an oblong block, episode 1: a cylinder)
     aux, valid = grasp_place_targets(state, action, ep, np.array([[0.3, 2], [1.0, 0]]))
-    assert valid[:16, YAW].all() and not valid[16:].any()
-    np.testing.assert_allclose(aux[:16, YAW], np.tile(yaw_features(0.3, 2)[0], (16, 1)))
+    close = 16 // 3
+    assert valid[: close + 1, YAW].all() and not valid[close + 1:, YAW].any()  # up to the grasp only
+    assert not valid[16:].any()
+    for i in range(close + 1):  # the part's yaw relative to that frame's hand
+        rel = 0.3 - hand_yaw(state[i, :7])[0]
+        np.testing.assert_allclose(aux[i, YAW], yaw_features(rel, 2)[0], atol=1e-5)
+
+
+def test_hand_frame_yaw_follows_joint_7():
+    """Turning joint 7 turns the hand about the vertical (the hand points down), so the part's yaw
+    relative to the hand changes by the same angle."""
+    q = HOME[:7].copy()
+    f = np.stack([yaw_features(0.4, 2)[0]] * 2)
+    q2 = q.copy()
+    q2[6] += 0.25
+    h = hand_yaw(np.stack([q, q2]))
+    assert abs(abs(h[1] - h[0]) - 0.25) < 1e-6
+    rel = in_hand_frame(f, h)
+    np.testing.assert_allclose(rel[0], yaw_features(0.4 - h[0], 2)[0], atol=1e-5)
+    np.testing.assert_allclose(rel[1], yaw_features(0.4 - h[1], 2)[0], atol=1e-5)
 
 
 def test_yaw_features_are_the_same_for_grasps_that_are_the_same():
