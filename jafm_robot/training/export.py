@@ -78,10 +78,32 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
             "scene": facts.get("scene"),
             "command": shlex.join(ckpt.get("argv") or []),
             "record_commands": list(facts.get("record_commands") or []),
+            "layouts_commands": list((facts.get("layouts") or {}).get("commands") or []),
+            "init_chain": init_chain(ckpt),
         },
     )
     meta.validate("export")
     return meta
+
+
+def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
+    """The training runs this checkpoint was fine-tuned from (``train --init``), oldest first:
+    each run's command and the checkpoint of it that the next run started from. A checkpoint that
+    is no longer on disk ends the chain with a note, so the card says what it cannot vouch for."""
+    from jafm_robot.training.checkpoint import read_checkpoint
+
+    chain: list[dict[str, Any]] = []
+    init = (ckpt.get("train_config") or {}).get("init")
+    while init and len(chain) < limit:
+        try:
+            parent = read_checkpoint(init)
+        except (FileNotFoundError, ValueError) as e:
+            chain.append({"checkpoint": str(init), "missing": str(e)})
+            break
+        chain.append({"checkpoint": str(init), "step": int(parent.get("step", 0)),
+                      "command": shlex.join(parent.get("argv") or [])})
+        init = (parent.get("train_config") or {}).get("init")
+    return chain[::-1]
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, command: list[str] | None = None,
@@ -149,6 +171,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         "training": meta.training,
         "commands": {
             "record": meta.training.get("record_commands") or [],
+            "layouts": meta.training.get("layouts_commands") or [],
+            # runs fine-tuned from one another (train --init), oldest first, then the final one
+            "train_chain": [c.get("command") for c in meta.training.get("init_chain") or []],
             "train": meta.training.get("command"),
             "export": shlex.join(command or []),
         },

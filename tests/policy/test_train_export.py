@@ -139,3 +139,20 @@ def test_load_errors_are_clear(trained_run, tmp_path):
         load_policy(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match=r"must end in \.onnx"):
         export_onnx(out / "checkpoints/last.pt", tmp_path / "x.bin")
+
+
+def test_card_lists_the_runs_a_model_was_fine_tuned_from(tmp_path, synthetic_dataset):
+    """train --init A, then export: the card names A's command and the checkpoint (step) B started
+    from, oldest first, so the whole chain can be re-run; a parent gone from disk is said, not skipped."""
+    kw = dict(dataset=str(synthetic_dataset), config="tiny", batch_size=8, log_every=1, chunk_len=4, save_every=100)
+    train(TrainConfig(steps=2, out=str(tmp_path / "a"), **kw), argv=["jafm-robot", "train", "--out", "a"])
+    parent = tmp_path / "a/checkpoints/step_000002.pt"
+    train(TrainConfig(steps=3, out=str(tmp_path / "b"), init=str(parent), **kw), argv=["jafm-robot", "train", "--out", "b"])
+    card = export_onnx(tmp_path / "b/checkpoints/last.pt", tmp_path / "b.onnx")
+    assert card["commands"]["train_chain"] == ["jafm-robot train --out a"]
+    assert card["commands"]["train"] == "jafm-robot train --out b"
+    chain = card["training"]["init_chain"]
+    assert chain == [{"checkpoint": str(parent), "step": 2, "command": "jafm-robot train --out a"}]
+    parent.unlink()
+    card = export_onnx(tmp_path / "b/checkpoints/last.pt", tmp_path / "b2.onnx")
+    assert card["training"]["init_chain"][0]["checkpoint"] == str(parent) and "missing" in card["training"]["init_chain"][0]
