@@ -4,12 +4,13 @@
 #   keypoint supervision) -> export -> eval en/ja on held-out seeds into the model card.
 #
 #   bash scripts/train_pick_place.sh record   # EPISODES demonstrations in SHARDS folders under DATA
-#   bash scripts/train_pick_place.sh layouts  # LAYOUTS perception frames (2 files, disjoint seeds)
+#   bash scripts/train_pick_place.sh layouts  # LAYOUTS perception frames (4 files, disjoint seeds)
 #   bash scripts/train_pick_place.sh train    # STEPS optimiser steps (re-run continues: --resume)
-#   bash scripts/train_pick_place.sh dagger   # DAgger with the expert as teacher, from the trained student
+#   bash scripts/train_pick_place.sh dagger   # DAgger with the expert as teacher (optional: it did not help on 2x40 episodes)
 #   bash scripts/train_pick_place.sh export   # models/$NAME.onnx + card
 #   bash scripts/train_pick_place.sh eval     # 100 + 100 held-out episodes -> card
-#   bash scripts/train_pick_place.sh all
+#   bash scripts/train_pick_place.sh bench    # ONNX Runtime vs torch eager latency -> card
+#   bash scripts/train_pick_place.sh all      # record, layouts, train, export, eval, bench
 #
 # Every stage is a plain jafm-robot command, so the card's commands reproduce it. Seeds: training
 # 0..EPISODES-1, evaluation from 10000 (never recorded). Knobs via the environment:
@@ -26,7 +27,7 @@ BATCH=${BATCH:-32}
 LR=${LR:-5e-4}
 DEVICE=${DEVICE:-auto}
 EVAL_EPISODES=${EVAL_EPISODES:-100}
-LAYOUTS=${LAYOUTS:-8000}
+LAYOUTS=${LAYOUTS:-24000}
 DAGGER_ITERS=${DAGGER_ITERS:-2}
 DAGGER_EPISODES=${DAGGER_EPISODES:-40}
 DAGGER_STEPS=${DAGGER_STEPS:-1500}
@@ -47,14 +48,16 @@ record() {
   echo "recorded: $(shards | paste -sd, -)"
 }
 
-layout_files() { printf '%s/layouts-200000.npz,%s/layouts-300000.npz' "$DATA" "$DATA"; }
+LAYOUT_SEEDS=(200000 300000 400000 500000)
+layout_files() { for s in "${LAYOUT_SEEDS[@]}"; do printf '%s/layouts-%s.npz\n' "$DATA" "$s"; done | paste -sd, -; }
 
 layouts() {
-  local half=$((LAYOUTS / 2)) pids=()
-  for s in 200000 300000; do
-    "$JR" layouts --task PickPlace --count "$half" --seed "$s" --out "$DATA/layouts-$s.npz" \
+  local per=$((LAYOUTS / ${#LAYOUT_SEEDS[@]})) pids=()
+  for s in "${LAYOUT_SEEDS[@]}"; do
+    "$JR" layouts --task PickPlace --count "$per" --seed "$s" --out "$DATA/layouts-$s.npz" \
       --poses-from "$(shards | paste -sd, -)" --json "$DATA/layouts-$s.json" > "$DATA/layouts-$s.log" 2>&1 &
     pids+=($!)
+    if (( ${#pids[@]} >= SHARDS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
   done
   for p in "${pids[@]}"; do wait "$p"; done
 }
@@ -87,6 +90,12 @@ evaluate() {
   done
 }
 
+bench() {
+  local ck="$RUN/checkpoints/last.pt"
+  [[ -f "$RUN-dagger/checkpoints/last.pt" ]] && ck="$RUN-dagger/checkpoints/last.pt"
+  "$JR" bench latency --policy "models/$NAME.onnx" --checkpoint "$ck" --json "$RUN/latency.json" --card
+}
+
 case "${1:-all}" in
   record) record ;;
   layouts) layouts ;;
@@ -94,6 +103,7 @@ case "${1:-all}" in
   dagger) dagger ;;
   export) export_model ;;
   eval) evaluate ;;
-  all) record; layouts; train; dagger; export_model; evaluate ;;
-  *) echo "usage: $0 record|layouts|train|dagger|export|eval|all" >&2; exit 2 ;;
+  bench) bench ;;
+  all) record; layouts; train; export_model; evaluate; bench ;;
+  *) echo "usage: $0 record|layouts|train|dagger|export|eval|bench|all" >&2; exit 2 ;;
 esac
