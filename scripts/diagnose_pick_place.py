@@ -12,8 +12,8 @@
       (`layouts --seed 0 --count 300`) against new ones (`--seed 100000`) show memorisation.
   .venv/bin/python scripts/diagnose_pick_place.py outcomes POLICY 10000:10040
       what each episode's end looks like, from privileged state: success, placed but still
-      touching the hand, never lifted, lifted a wrong part, lifted then dropped outside / in the
-      wrong bin (LANG_=en|ja, REPLAN=k as for trace)
+      touching the hand, never lifted, lifted a wrong part, still held at the end, lifted then
+      dropped outside / in the wrong bin (LANG_=en|ja, REPLAN=k as for trace)
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ def outcome_of(u, lifted: bool, wrong_lifted: bool) -> str:
         return "wrong bin"
     if wrong_lifted and not lifted:
         return "lifted a wrong part"
+    if lifted and not u.task.released(part):
+        return "held, not placed"
     return "dropped outside" if lifted else "never lifted"
 
 
