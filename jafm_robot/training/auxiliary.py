@@ -216,12 +216,6 @@ class ReplayedEpisodes:
     part_yaw: np.ndarray  # float64 [E, 2]: the named part's yaw at the start, its grasp_symmetry (0 = none)
 
 
-def quat_yaw(q: np.ndarray) -> float:
-    """Yaw (rad, about world z) of an xyzw quaternion."""
-    x, y, z, w = (float(v) for v in q)
-    return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
-
-
 def replay_recorded_episodes(episodes: list[dict], scene: str) -> ReplayedEpisodes | None:
     """Reset each recorded episode again (its task, seed and language) and read what was drawn.
 
@@ -256,6 +250,8 @@ def replay_recorded_episodes(episodes: list[dict], scene: str) -> ReplayedEpisod
 
 def named_part_yaw(world: Any, name: str) -> tuple[float, int]:
     """(yaw, grasp_symmetry) of part ``name`` in a live ``sim.world.World``."""
+    from jafm_robot.experts.base import part_yaw  # the experts' own reading of a resting part's yaw
+
     part = world.part(name)
     kind = world.scene.parts.shapes[part.shape].type
-    return quat_yaw(world.part_pose(part)[1]), grasp_symmetry(kind, part.size)
+    return part_yaw(world.part_pose(part)[1]), grasp_symmetry(kind, part.size)
