@@ -42,13 +42,17 @@ def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
         raise ValueError("layout frames only carry keypoint targets: train a size with keypoints and an auxiliary head")
     state = layouts.state[idx]
     cat = np.concatenate
+    aux = aux_valid = None
+    if b.aux is not None:  # add_auxiliary sets both
+        l_aux, l_valid = layouts.aux_rows(idx, b.aux.shape[1])
+        aux, aux_valid = cat([b.aux, l_aux]), cat([b.aux_valid, l_valid])
     return Batch(
         images={c: cat([v, layouts.images[c][idx]]) for c, v in b.images.items()},
         state=cat([b.state, state]),
         instruction=cat([b.instruction, layouts.instruction[idx]]),
         actions=cat([b.actions, np.repeat(state[:, None], b.actions.shape[1], 1)]),
-        aux=None if b.aux is None else cat([b.aux, layouts.aux_rows(idx, b.aux.shape[1])[0]]),
-        aux_valid=None if b.aux_valid is None else cat([b.aux_valid, layouts.aux_rows(idx, b.aux.shape[1])[1]]),
+        aux=aux,
+        aux_valid=aux_valid,
         kp=cat([b.kp, layouts.kp[idx]]),
         kp_valid=cat([b.kp_valid, layouts.kp_valid[idx]]),
         act_valid=cat([np.ones(n, np.float32), np.zeros(m, np.float32)]),
