@@ -187,25 +187,25 @@ def layouts(ckpt: str, path: str) -> None:
     if "aux_valid" in z.files and pol.cfg.aux_dim == z["aux"].shape[1]:
         st = torch.load(ckpt, map_location="cpu", weights_only=False).get("aux_stats")
         mean, std = (np.asarray(st["mean"]), np.asarray(st["std"])) if st else aux_stats("data/pick_place_v2")
-        from jafm_robot.training.auxiliary import YAW, hand_yaw, in_hand_frame
+        from jafm_robot.datasets.layouts import aux_targets
 
-        target = z["aux"].copy()  # the files hold world yaw features; the head predicts them in the hand frame
-        target[:, YAW] = in_hand_frame(target[:, YAW], hand_yaw(z["state"][:, :7]))
-        aux_layouts(ex["aux"].numpy() * std + mean, target, z["aux_valid"])
+        aux_layouts(ex["aux"].numpy() * std + mean, aux_targets(z["aux"], z["aux_valid"], z["state"]), z["aux_valid"])
 
 
 def aux_stats(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """The trainer's z-scoring of the auxiliary targets (ChunkSamples.add_auxiliary), without images:
     for checkpoints from before the trainer stored it (``aux_stats``)."""
     from jafm_robot.datasets.concat import open_dataset
-    from jafm_robot.training.auxiliary import grasp_place_targets, replay_recorded_episodes
+    from jafm_robot.training.auxiliary import (
+        grasp_place_targets,
+        masked_zscore_stats,
+        replay_recorded_episodes,
+    )
 
     ds = open_dataset(dataset)
     rep = replay_recorded_episodes(ds.episodes, (ds.info.get("jafm_scene") or {}).get("name", "factory"))
-    aux, valid = grasp_place_targets(ds.state, ds.action, ds.episode_index, None if rep is None else rep.part_yaw)
-    n = np.maximum(valid.sum(0), 1.0)
-    mean = (aux * valid).sum(0) / n
-    return mean, np.maximum(np.sqrt((((aux - mean) * valid) ** 2).sum(0) / n), 1e-2)
+    return masked_zscore_stats(*grasp_place_targets(ds.state, ds.action, ds.episode_index,
+                                                    None if rep is None else rep.part_yaw))
 
 
 def aux_layouts(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> None:

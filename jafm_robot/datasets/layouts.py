@@ -92,6 +92,14 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     return {**meta, "out": str(out), "in_view": kp_valid[:, :, 0].mean(0).tolist(), "seconds": time.perf_counter() - t0}
 
 
+def aux_targets(aux: np.ndarray, aux_valid: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """A layout file's auxiliary targets as the trainer uses them (raw, not z-scored): the files
+    hold the part's world yaw features, the trainer's are in the hand frame of each frame's state."""
+    out = np.asarray(aux, np.float32).copy()
+    out[:, YAW] = in_hand_frame(out[:, YAW], hand_yaw(np.asarray(state)[:, :7])) * aux_valid[:, YAW]
+    return out
+
+
 class LayoutSamples:
     """Layout frames from one or more ``.npz`` files, in memory, batched like training samples."""
 
@@ -128,9 +136,8 @@ class LayoutSamples:
         sel = [cam_index[c] for c in self.cameras]
         self.state, self.instruction = cat["state"], cat["instruction"]
         self.kp, self.kp_valid = cat["kp"][:, sel], cat["kp_valid"][:, sel]
-        # the files hold the part's world yaw features; the trainer's targets are in the hand frame
-        self.aux_raw, self.aux_valid = cat["aux"].copy(), cat["aux_valid"]
-        self.aux_raw[:, YAW] = in_hand_frame(self.aux_raw[:, YAW], hand_yaw(self.state[:, :7])) * self.aux_valid[:, YAW]
+        self.aux_valid = cat["aux_valid"]
+        self.aux_raw = aux_targets(cat["aux"], self.aux_valid, self.state)
         self.aux = self.aux_raw * self.aux_valid
 
     def normalise_aux(self, mean: np.ndarray, std: np.ndarray) -> None:

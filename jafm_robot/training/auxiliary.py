@@ -85,6 +85,15 @@ def in_hand_frame(features: np.ndarray, yaw_hand: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def masked_zscore_stats(aux: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target (mean, std) over the frames where each target is defined (``valid`` 1), the
+    std floored at 1e-2: how the trainer z-scores the auxiliary targets."""
+    n = np.maximum(valid.sum(0), 1.0)
+    mean = (aux * valid).sum(0) / n
+    std = np.maximum(np.sqrt((((aux - mean) * valid) ** 2).sum(0) / n), 1e-2)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
 def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray,
                         part_yaw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: (float32[N, AUX_DIM] targets, float32[N, AUX_DIM] 1 where defined).

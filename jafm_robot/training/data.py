@@ -92,19 +92,17 @@ class ChunkSamples:
         """Attach auxiliary targets (see training.auxiliary), z-scored per target over the frames
         where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
         in ``scene``; without it they are left undefined."""
-        from jafm_robot.training.auxiliary import grasp_place_targets
+        from jafm_robot.training.auxiliary import grasp_place_targets, masked_zscore_stats
 
         rep = self.replayed(scene) if scene else None
         aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index,
                                          None if rep is None else rep.part_yaw)
         if not valid[:, 0].any():
             raise ValueError(f"dataset {self.ds.root}: no episode has a grasp and a release to take auxiliary targets from")
-        n = np.maximum(valid.sum(0), 1.0)
-        mean = (aux * valid).sum(0) / n
-        std = np.maximum(np.sqrt((((aux - mean) * valid) ** 2).sum(0) / n), 1e-2)
+        mean, std = masked_zscore_stats(aux, valid)
         self.aux = ((aux - mean) / std * valid).astype(np.float32)
         self.aux_valid = valid.astype(np.float32)
-        return mean.astype(np.float32), std.astype(np.float32)
+        return mean, std
 
     def add_keypoint_targets(self, scene: str) -> float:
         """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
