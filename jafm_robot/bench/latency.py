@@ -1,7 +1,10 @@
 """``jafm-robot bench latency``: batch-1 policy latency, ONNX Runtime (subject) vs torch eager (baseline).
 
-Both run the same weights on the same observation in the same process, one after the other, with
-the same thread count, and the report gives p50/p99 of each and ``speedup_p50`` = torch / ORT.
+Both run the same weights on the same observation in the same process, with the same thread count,
+and the report gives p50/p99 of each and ``speedup_p50`` = torch / ORT. The subjects take turns in
+blocks of ``--block`` calls (torch, ORT, torch, ORT, ...), so a burst of background load on a
+shared machine lands on both instead of skewing the ratio; ``--block 0`` runs them one after the
+other instead.
 The ORT side goes through the runtime's ``PolicyEngine.infer`` (what the control loop calls, input
 checks included); the torch side is ``VLAPolicy.forward`` under ``inference_mode`` on tensors made
 from the same NumPy observation.
@@ -31,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--providers", default="cpu", help="comma list of cpu, cuda, tensorrt (unavailable ones are reported, not run)")
     p.add_argument("--iters", type=int, default=300)
     p.add_argument("--warmup", type=int, default=30)
+    p.add_argument("--block", type=int, default=10, help="calls per turn when interleaving the subjects (0: one after the other)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: physical cores)")
     p.add_argument("--json", default=None)
     p.add_argument("--card", action="store_true", help="store the result in the ONNX policy's model card")
@@ -41,19 +45,25 @@ def _pct(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "n": len(a)}
 
 
-def _time(fn, iters: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
+def _time(fns: dict[str, Any], iters: int, warmup: int, block: int) -> dict[str, list[float]]:
+    """Per-call wall times of each subject: after ``warmup`` calls of each, ``iters`` timed calls
+    of each, taken in turns of ``block`` calls (``block`` <= 0: each subject's calls in one go)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    step = block if block > 0 else iters
+    while any(len(v) < iters for v in out.values()):
+        for name, fn in fns.items():
+            for _ in range(min(step, iters - len(out[name]))):
+                t0 = time.perf_counter()
+                fn()
+                out[name].append(time.perf_counter() - t0)
     return out
 
 
 def bench(policy: str | None, checkpoint: str | None, config: str, providers: list[str], iters: int, warmup: int,
-          threads: int | None) -> dict[str, Any]:
+          threads: int | None, block: int = 10) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
 
@@ -97,11 +107,12 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
                 images = {c: torch.from_numpy(obs[c][None]) for c in model.cfg.cameras}
                 return model(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
 
-        results["torch_eager_cpu"] = _pct(_time(torch_call, iters, warmup))
         available = ort.get_available_providers()
         skipped = {}
         want_map = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
         ref = torch_call()[0]
+        subjects: dict[str, Any] = {"torch_eager_cpu": torch_call}
+        extra: dict[str, dict[str, Any]] = {}
         for prov in providers:
             if prov not in want_map:
                 raise ValueError(f"unknown provider {prov!r}; choose from cpu, cuda, tensorrt")
@@ -110,8 +121,10 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
                 continue
             eng = PolicyEngine(onnx_path, provider=prov, verify=verify, intra_op_threads=n_threads)
             diff = float(np.max(np.abs(eng.infer(obs) - ref)))
-            results[f"onnxruntime_{prov}"] = {**_pct(_time(lambda e=eng: e.infer(obs), iters, warmup)),
-                                             "provider": eng.provider, "max_abs_diff_vs_torch": diff}
+            subjects[f"onnxruntime_{prov}"] = lambda e=eng: e.infer(obs)
+            extra[f"onnxruntime_{prov}"] = {"provider": eng.provider, "max_abs_diff_vs_torch": diff}
+        for name, samples in _time(subjects, iters, warmup, block).items():
+            results[name] = {**_pct(samples), **extra.get(name, {})}
         out = {
             "policy": policy or f"random {config}",
             "parameters": model.num_parameters(),
@@ -120,6 +133,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             "image_size": model.cfg.image_size,
             "threads": n_threads,
             "batch": 1,
+            "interleave_block": block,
             "results": results,
             "skipped": skipped,
             "torch": torch.__version__,
@@ -137,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     from jafm_robot.cli.common import write_json
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
-    res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads)
+    res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads, args.block)
     for name, r in res["results"].items():
         print(f"{name:22s} p50 {r['p50_ms']:7.3f} ms  p99 {r['p99_ms']:7.3f} ms")
     for name, why in res["skipped"].items():

@@ -355,10 +355,13 @@ class Expert:
                 yield from self._close_tracking(grasp_point, yaw, self.grasp_width(part, yaw0))
             else:
                 self.phase = "close"
-                # ramp down to just inside the part (the fingers meet it), then command closed: the
-                # force-limited finger motors squeeze with their full force from the next step on
-                yield from self.gripper(max(0.0, self.grasp_width(part, yaw0) - 0.01), settle_steps=0)
-                yield from self.gripper(0.0, settle_steps=1, max_rate=1.0)
+                # command closed in one step and hold the pose while the fingers travel (the
+                # finger motors' velocity limit paces them, as a ramp would). Every point of the
+                # close then says 0, whatever width the fingers have reached: a policy that
+                # re-plans while the fingers rest on a part's corners still squeezes, instead of
+                # restarting a ramp from the width it sees (the shipped v0 model's cube failures)
+                travel = max(0.0, self.width - self.grasp_width(part, yaw0) + 0.01)
+                yield from self.gripper(0.0, settle_steps=int(np.ceil(travel / self._max_dw)) + 1, max_rate=1.0)
             self.phase = "lift"
             ee, _ = self.ee()
             held_yaw = self.ee_yaw_unwrapped()  # from here on the part turns with the hand: fixed yaw

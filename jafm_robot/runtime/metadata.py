@@ -86,19 +86,23 @@ class PolicyMetadata:
             raise ModelFileError(f"{source}: unknown languages {bad_lang}")
 
 
+#: the name of the batch axis in the contract's shapes (the exporter's ``dynamic_axes`` name)
+BATCH_AXIS = "B"
+
+
 def expected_inputs(meta: PolicyMetadata) -> dict[str, tuple[str, tuple]]:
     """name -> (ONNX element type name, shape with 'B' for the batch axis) of the policy inputs."""
     s = meta.image_size
-    spec = {"image": ("uint8", ("B", s, s, 3))}
+    spec = {"image": ("uint8", (BATCH_AXIS, s, s, 3))}
     if "wrist_image" in meta.cameras:
-        spec["wrist_image"] = ("uint8", ("B", s, s, 3))
-    spec["state"] = ("float32", ("B", STATE_DIM))
-    spec["instruction"] = ("uint8", ("B", INSTRUCTION_LEN))
+        spec["wrist_image"] = ("uint8", (BATCH_AXIS, s, s, 3))
+    spec["state"] = ("float32", (BATCH_AXIS, STATE_DIM))
+    spec["instruction"] = ("uint8", (BATCH_AXIS, INSTRUCTION_LEN))
     return spec
 
 
 def expected_output(meta: PolicyMetadata) -> tuple[str, tuple]:
-    return ("float32", ("B", meta.chunk_len, ACTION_DIM))
+    return ("float32", (BATCH_AXIS, meta.chunk_len, ACTION_DIM))
 
 
 def sha256_file(path: str | Path) -> str:

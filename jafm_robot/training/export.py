@@ -25,7 +25,7 @@ import torch
 
 from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
 from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, onnx_input_order
-from jafm_robot.runtime.metadata import PolicyMetadata, card_path, sha256_file
+from jafm_robot.runtime.metadata import BATCH_AXIS, PolicyMetadata, card_path, sha256_file
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint
 
 OPSET = 17
@@ -127,7 +127,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
             OnnxVLA(policy).eval(), args, str(tmp), input_names=names, output_names=["actions"],
-            dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}}, opset_version=opset,
+            dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}}, opset_version=opset,
             do_constant_folding=True, dynamo=False,
         )
     model = onnx.load(str(tmp))

@@ -5,8 +5,9 @@ runtime's ``linear`` test graph) so it runs on any checkout; it checks the whole
 and joint states from PyBullet, the task's instruction reaching the policy, chunks turned into
 forward-position commands that move the simulated arm, ``~/reset``, and a clean shutdown on SIGINT.
 
-``test_shipped_policy_picks_and_places_through_ros`` is the closed-loop check with the shipped
-model (``models/pick_place_v0.onnx``), in the default run; it skips on a checkout without one.
+``test_shipped_policy_picks_and_places_through_ros`` and
+``test_shipped_policy_follows_a_new_instruction_mid_run`` are the closed-loop checks with the shipped
+model (``models/pick_place_v0.onnx``), in the default run; they skip on a checkout without one.
 """
 
 from __future__ import annotations
@@ -203,23 +204,36 @@ def test_shipped_policy_picks_and_places_through_ros(domain: int, probe, record_
     print(f"\n/forward_position_controller/commands: {len(stamps)} messages, {rate:.1f} Hz")
 
 
-@pytest.mark.slow
 def test_shipped_policy_follows_a_new_instruction_mid_run(domain: int, probe) -> None:
-    """The shipped model, a new bin named mid-run; success is judged against the new goal."""
+    """The shipped model, a new bin named mid-run; success is judged against the new goal. As in
+    the pick-and-place test, each try is a fresh graph on a seed where `run` succeeded, and one
+    success in the newly named bin passes."""
     from jafm_robot.envs.instructions import bin_phrase
 
-    models = [_shipped()]
+    model = _shipped()
     success = probe.sub("/sim_node/success", Bool, qos.LATCHED)
     diags = probe.sub(qos.DIAGNOSTICS, DiagnosticArray, qos.DEFAULT)
-    proc = _bringup(domain, "--model", str(models[0]), "--seed", str(SHIPPED_SUCCESS_SEEDS[0]))
-    try:
-        sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 60.0, "sim diagnostics")
-        other = next(b for b in ("red", "green", "blue") if b != sd["goal_bin"])
-        color, shape = sd["goal_part"].split("_", 1)
-        time.sleep(2.0)  # mid-run: the policy is already on its way to the first bin
-        text = f"put the {color} {shape} in the {bin_phrase(other, 'en')}"
-        probe.pub(qos.INSTRUCTION, String, qos.LATCHED).publish(String(data=text))
-        probe.wait_for(lambda: (_diag(diags, "sim_node") or {}).get("goal_bin") == other, 10.0, "retarget")
-        probe.wait_for(lambda: success and success[-1][1].data, 120.0, "success in the newly named bin")
-    finally:
-        proc.stop(timeout=15.0)
+    tried = []
+    for seed in SHIPPED_SUCCESS_SEEDS:
+        tried.append(seed)
+        with probe.lock:
+            success.clear()
+            diags.clear()
+        proc = _bringup(domain, "--model", str(model), "--seed", str(seed))
+        try:
+            sd = probe.wait_for(lambda: _diag(diags, "sim_node"), 60.0, "sim diagnostics")
+            other = next(b for b in ("red", "green", "blue") if b != sd["goal_bin"])
+            color, shape = sd["goal_part"].split("_", 1)
+            time.sleep(2.0)  # mid-run: the policy is already on its way to the first bin
+            text = f"put the {color} {shape} in the {bin_phrase(other, 'en')}"
+            probe.pub(qos.INSTRUCTION, String, qos.LATCHED).publish(String(data=text))
+            probe.wait_for(lambda o=other: (_diag(diags, "sim_node") or {}).get("goal_bin") == o, 10.0, "retarget")
+            # the latched flag of the old goal is False; only a True after the retarget counts
+            probe.wait_for(lambda: success and success[-1][1].data, 60.0, "success in the newly named bin")
+            break
+        except AssertionError:
+            continue
+        finally:
+            proc.stop(timeout=15.0)
+    else:
+        pytest.fail(f"no success in a bin named mid-run on seeds {tried}")

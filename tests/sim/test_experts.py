@@ -148,6 +148,42 @@ def test_grasp_holds_by_friction_only() -> None:
         env.close()
 
 
+
+def test_static_grasp_commands_closed_from_the_first_close_point() -> None:
+    """Every action point of a static close says width 0 while the fingers are still open: a
+    policy cloned from these labels that re-plans mid-close (or finds its fingers resting on a
+    part's corners) keeps squeezing instead of restarting a ramp from the width it sees. The hand
+    holds still meanwhile, and the fingers have reached the part before the lift starts."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        expert = make_expert(env)
+        env.reset(seed=7, options={"language": "en"})
+        expert.reset()
+        part = u.world.part(u.task.goal["part"])
+        close_widths, close_arm, seen_open = [], [], []
+        width_at_lift = None
+        for _ in range(env.spec.max_episode_steps):
+            a = expert.act()
+            if expert.phase == "close":
+                close_widths.append(float(a[7]))
+                close_arm.append(a[:7].copy())
+                seen_open.append(float(u.robot.state()[7]))
+            elif close_widths and width_at_lift is None:
+                width_at_lift = float(u.robot.state()[7])
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                break
+        assert len(close_widths) >= 3
+        assert max(close_widths) == 0.0
+        assert np.abs(np.diff(np.asarray(close_arm), axis=0)).max() < 1e-6  # the hand holds its pose
+        # the first 0 meets open fingers, which then travel >= 1 cm to the part before the lift
+        assert width_at_lift is not None and width_at_lift < seen_open[0] - 0.01
+        assert expert.holding(part) or u.task.is_success()
+        assert u.task.is_success()
+    finally:
+        env.close()
+
 def test_expert_restarts_after_an_env_reset_it_was_not_told_about() -> None:
     env = _env("Reach")
     try:
