@@ -77,8 +77,12 @@ class Expert:
     #: fraction of the joint velocity limit one step may use
     velocity_fraction = 0.8
     max_grasp_attempts = 3
-    #: opening beyond the part's width on approach (room for a few mm of misalignment)
-    open_margin = 0.03
+    #: opening beyond the part's width on approach, capped at the gripper's full width. 5 cm opens
+    #: the shipped parts fully (8 cm): a cube approached up to 45 deg off its faces (5.7 cm across
+    #: the diagonal) still passes between the fingers. With 3 cm the fingers opened to 7 cm, and
+    #: a student that misjudged a cube's yaw landed a finger on a corner (the v0 model's cube
+    #: failures: never lifted, the part 5.5-5.7 cm across the fingers)
+    open_margin = 0.05
 
     def __init__(self, env: Any) -> None:
         self.env = env
