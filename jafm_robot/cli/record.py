@@ -14,6 +14,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", default="en", help="en, ja or en,ja (episodes alternate)")
     p.add_argument("--seed", type=int, default=0, help="first env seed (seeds already in the dataset are skipped)")
     p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--cube-grasp-offset", type=float, default=0.0, metavar="DEG",
+                   help="grasp cubes DEG off their faces (45: across the diagonal, held by the edges)")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(attempts=res.attempted, frames=res.total_frames)
 
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
-                 keep_failures=args.keep_failures, on_episode=tick,
+                 keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "

@@ -92,8 +92,11 @@ def record(
     max_attempts_factor: int = 3,
     on_episode: Callable[[RecordResult], None] | None = None,
     command: str | None = None,
+    cube_grasp_offset_deg: float = 0.0,
 ) -> RecordResult:
-    """Record ``episodes`` successful expert episodes (languages alternate) into ``out``."""
+    """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
+    ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
+    ``Expert.square_grasp_offset``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
@@ -108,6 +111,7 @@ def record(
                                  command=command)
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
         expert = make_expert(env)
+        expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:

@@ -83,6 +83,12 @@ class Expert:
     #: a student that misjudged a cube's yaw landed a finger on a corner (the v0 model's cube
     #: failures: never lifted, the part 5.5-5.7 cm across the fingers)
     open_margin = 0.05
+    #: extra gripper yaw (rad) when grasping a part with a square footprint (a cube). 0 grasps
+    #: across its faces; pi/4 across its diagonal: the fingers stall at ~1.41x the side and the
+    #: cube is lifted held by its edges. Demonstrations of that (``record --cube-grasp-offset 45``)
+    #: show a student that cannot see a cube's yaw what to do when its fingers stall on the
+    #: edges: lift. Without them it waits for the fingers to reach the side, forever.
+    square_grasp_offset = 0.0
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -337,6 +343,8 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
+            if part.shape != "cylinder" and abs(float(part.size[0]) - float(part.size[1])) < 1e-4:
+                yaw0 += self.square_grasp_offset
             yaw = self.yaw_follower(part, yaw0, lead_t=2 * self.dt)
             top = float(where()[2]) + float(part.half_height)
 

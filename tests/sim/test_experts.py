@@ -184,6 +184,36 @@ def test_static_grasp_commands_closed_from_the_first_close_point() -> None:
     finally:
         env.close()
 
+def test_cube_grasped_across_its_diagonal_is_lifted_by_its_edges() -> None:
+    """``square_grasp_offset = pi/4`` (``record --cube-grasp-offset 45``): the fingers stall on a
+    cube's edges at ~1.41x its side, the expert lifts it from there, and the task still succeeds;
+    with no offset the fingers close to the side."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        seed = next(s for s in range(60000, 60100)
+                    if env.reset(seed=s)[1] is not None and "cube" in u.task.goal["part"])
+        widths = {}
+        for offset in (0.0, np.pi / 4):
+            expert = make_expert(env)
+            expert.square_grasp_offset = offset
+            obs, _ = env.reset(seed=seed, options={"language": "en"})
+            expert.reset()
+            side = float(u.world.part(u.task.goal["part"]).size[0])
+            for _ in range(env.spec.max_episode_steps):
+                obs, _, term, trunc, _ = env.step(expert.act(obs))
+                if expert.phase == "lift" and offset not in widths:
+                    widths[offset] = float(obs["state"][7])
+                if term or trunc:
+                    break
+            assert u.task.is_success(), f"offset {offset}"
+            assert expert.attempts == 1
+        assert widths[0.0] < side + 0.004
+        assert widths[np.pi / 4] > 1.3 * side
+    finally:
+        env.close()
+
+
 def test_expert_restarts_after_an_env_reset_it_was_not_told_about() -> None:
     env = _env("Reach")
     try:
