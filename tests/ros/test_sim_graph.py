@@ -34,7 +34,8 @@ from jafm_robot.ros.process import NodeProcess, ros_env
 
 pytestmark = pytest.mark.ros
 CFG = load_robot_config("panda")
-# held-out seeds on which `jafm-robot run` of the shipped model succeeded (its measurement note)
+# held-out seeds on which the shipped model succeeded in `eval` (en, runs/v5/eval_v1_en100.json; the
+# earlier v0 also in `run`)
 SHIPPED_SUCCESS_SEEDS = (10000, 10002, 10003)
 ROOT = Path(__file__).resolve().parents[2]
 
