@@ -169,8 +169,8 @@ class Expert:
         else:
             sx, sy = float(part.size[0]), float(part.size[1])
             # fingers open along the hand's y axis, which is world y at gripper yaw 0
-            if abs(sx - sy) < 1e-4:
-                axes = [yaw, yaw + np.pi / 2]
+            if abs(sx - sy) < 1e-4:  # square footprint: either pair of faces, or their diagonals
+                axes = [yaw + self.square_grasp_offset, yaw + self.square_grasp_offset + np.pi / 2]
             else:
                 axes = [yaw + np.pi / 2 if sx < sy else yaw]
         return [wrap_yaw_symmetric(a, np.pi, ref) for a in axes]
@@ -343,8 +343,6 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
-            if part.shape != "cylinder" and abs(float(part.size[0]) - float(part.size[1])) < 1e-4:
-                yaw0 += self.square_grasp_offset
             yaw = self.yaw_follower(part, yaw0, lead_t=2 * self.dt)
             top = float(where()[2]) + float(part.half_height)
 

@@ -160,7 +160,6 @@ def test_static_grasp_commands_closed_from_the_first_close_point() -> None:
         expert = make_expert(env)
         env.reset(seed=7, options={"language": "en"})
         expert.reset()
-        part = u.world.part(u.task.goal["part"])
         close_widths, close_arm, seen_open = [], [], []
         width_at_lift = None
         for _ in range(env.spec.max_episode_steps):
@@ -179,10 +178,10 @@ def test_static_grasp_commands_closed_from_the_first_close_point() -> None:
         assert np.abs(np.diff(np.asarray(close_arm), axis=0)).max() < 1e-6  # the hand holds its pose
         # the first 0 meets open fingers, which then travel >= 1 cm to the part before the lift
         assert width_at_lift is not None and width_at_lift < seen_open[0] - 0.01
-        assert expert.holding(part) or u.task.is_success()
         assert u.task.is_success()
     finally:
         env.close()
+
 
 def test_cube_grasped_across_its_diagonal_is_lifted_by_its_edges() -> None:
     """``square_grasp_offset = pi/4`` (``record --cube-grasp-offset 45``): the fingers stall on a
