@@ -31,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, default=None, help="simulated seconds per episode (default: the task's)")
     p.add_argument("--json", default=None, help="write the results as JSON")
     p.add_argument("--video", default=None, help="write an mp4 with an overlay")
+    p.add_argument("--trace", default=None,
+                   help="write an .npz with, per episode, state, command, end-effector and part positions at 10 Hz "
+                        "(keys <episode>/<field>), to compare a run with eval step by step")
 
 
 def episode_row(ep: Any) -> str:
@@ -55,6 +58,21 @@ def summarize_runs(episodes: list[Any], **extra: Any) -> dict[str, Any]:
             "by_language": by_lang, "runs": [e.to_dict() for e in episodes], **extra}
 
 
+def save_traces(path: str, episodes: list[Any]) -> None:
+    """One .npz: ``<i>/<field>`` arrays per episode plus ``<i>/seed`` and ``<i>/success``."""
+    import os
+
+    import numpy as np
+
+    arrays: dict[str, np.ndarray] = {}
+    for i, ep in enumerate(episodes):
+        arrays[f"{i}/seed"] = np.asarray(ep.seed)
+        arrays[f"{i}/success"] = np.asarray(ep.success)
+        arrays.update({f"{i}/{k}": v for k, v in ep.trace.items()})
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez_compressed(path, **arrays)
+
+
 def run(args: argparse.Namespace) -> int:
     from jafm_robot.hosts.realtime import RealtimeRunner
     from jafm_robot.hosts.video import episode_frames, write_mp4
@@ -73,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         for i in progress(range(args.episodes), desc=f"run {args.task}"):
             lang = langs[i % len(langs)]
             ep = runner.run_episode(args.seed + i, lang, instruction=args.instruction, time_limit=args.time_limit,
-                                    video_hz=10.0 if args.video else 0.0)
+                                    video_hz=10.0 if args.video else 0.0, trace_hz=10.0 if args.trace else 0.0)
             episodes.append(ep)
             print(episode_row(ep), flush=True)
             if args.video:
@@ -84,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"success {summary['success_rate']:.0%} over {len(episodes)} episodes "
           f"(95% CI {summary['ci95'][0]:.2f}-{summary['ci95'][1]:.2f})")
     write_json(args.json, summary)
+    if args.trace:
+        save_traces(args.trace, episodes)
+        print(f"trace: {args.trace}")
     if args.video and frames:
         write_mp4(args.video, frames, fps=10)
         print(f"video: {args.video}")

@@ -45,9 +45,10 @@ class RunEpisode:
     policy: dict[str, Any]
     sim: dict[str, Any]
     video: list[np.ndarray] = field(default_factory=list)
+    trace: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "video"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("video", "trace")}
 
 
 class RealtimeRunner:
@@ -87,7 +88,9 @@ class RealtimeRunner:
         return stamp, obs
 
     def run_episode(self, seed: int, language: str = "en", instruction: str | None = None,
-                    time_limit: float | None = None, video_hz: float = 0.0) -> RunEpisode:
+                    time_limit: float | None = None, video_hz: float = 0.0, trace_hz: float = 0.0) -> RunEpisode:
+        """One episode on the wall clock; ``trace_hz`` > 0 samples state, command, end-effector and
+        part positions at that rate (``RunEpisode.trace``), to compare a run with ``eval`` step by step."""
         if language not in self.engine.metadata.languages:
             raise ValueError(f"policy was trained on {self.engine.metadata.languages}, not language {language!r}")
         opts: dict[str, Any] = {"language": language}
@@ -112,7 +115,7 @@ class RealtimeRunner:
         runner.start()
         t0 = time.monotonic()
         try:
-            res = self.sim.run(limit, camera_hz=self.camera_hz, video_hz=video_hz)
+            res = self.sim.run(limit, camera_hz=self.camera_hz, video_hz=video_hz, trace_hz=trace_hz)
         finally:
             runner.stop()
             loop.stop()
@@ -128,6 +131,7 @@ class RealtimeRunner:
                  "mean_lag_ms": res.mean_lag_ms, "commands_applied": res.commands_applied,
                  "success_time": res.success_time},
             video=res.video,
+            trace=res.trace,
         )
 
     def close(self) -> None:

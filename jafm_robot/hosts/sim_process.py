@@ -34,6 +34,7 @@ class RunResult:
     mean_lag_ms: float
     commands_applied: int
     video: list[np.ndarray] = field(default_factory=list)
+    trace: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]) -> None:
@@ -69,11 +70,25 @@ def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]
         slots.close()
 
 
+def _trace_row(env: Any, sim_t: float, state: np.ndarray, cmd: np.ndarray) -> list[np.ndarray]:
+    """One trace sample: time, joint state, last command, end-effector and part positions."""
+    import pybullet as p
+
+    ee, _ = env.robot.ee_pose()
+    parts = [p.getBasePositionAndOrientation(q.body_id, physicsClientId=env.client)[0] for q in env.world.parts]
+    return [np.array([sim_t]), np.asarray(state, np.float64), np.asarray(cmd, np.float64), np.asarray(ee),
+            np.asarray(parts, np.float64).reshape(-1)]
+
+
 def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: float = 10.0,
-                  video_hz: float = 0.0, settle: float = 0.3) -> RunResult:
+                  video_hz: float = 0.0, settle: float = 0.3, trace_hz: float = 0.0) -> RunResult:
     dt = env.sim_dt
     cam_period = 1.0 / camera_hz
     vid_period = 1.0 / video_hz if video_hz > 0 else float("inf")
+    trace_period = 1.0 / trace_hz if trace_hz > 0 else float("inf")
+    next_trace = 0.0
+    rows: list[list[np.ndarray]] = []
+    commanded = np.asarray(env.target, np.float64)
     slots.request_stop(False)
     t0 = time.monotonic()
     sim_t = 0.0
@@ -90,7 +105,7 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
         lags.append(lag)
         seq, cmd = slots.read_command()
         if seq != last_seq:
-            env.command(cmd)
+            commanded = env.command(cmd)
             last_seq = seq
             applied += 1
         env.step_physics(1)
@@ -106,6 +121,9 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
         if sim_t + 1e-9 >= next_vid:
             video.append(env.render())
             next_vid += vid_period
+        if sim_t + 1e-9 >= next_trace:
+            rows.append(_trace_row(env, sim_t, state, commanded))
+            next_trace += trace_period
         if sim_t + 1e-9 >= next_check:
             next_check += 0.1
             ok = env.is_success()
@@ -121,7 +139,17 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
         success_time=success_t, substeps=substeps, frames_published=frames,
         max_lag_ms=float(lag_ms.max()), mean_lag_ms=float(lag_ms.mean()), commands_applied=applied,
         video=video,
+        trace=_stack_trace(rows, [q.name for q in env.world.parts]),
     )
+
+
+def _stack_trace(rows: list[list[np.ndarray]], part_names: list[str]) -> dict[str, np.ndarray]:
+    """Columns of the trace (``parts`` is [T, n_parts, 3] in ``part_names`` order)."""
+    if not rows:
+        return {}
+    cols = [np.stack(c) for c in zip(*rows, strict=True)]
+    return {"t": cols[0][:, 0], "state": cols[1], "command": cols[2], "ee": cols[3],
+            "parts": cols[4].reshape(len(rows), len(part_names), 3), "part_names": np.asarray(part_names)}
 
 
 class SimProcess:

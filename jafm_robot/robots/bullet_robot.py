@@ -53,7 +53,7 @@ class BulletRobot:
             str(path),
             basePosition=pos,
             useFixedBase=True,
-            flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES | p.URDF_USE_INERTIA_FROM_FILE,
+            flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES | (p.URDF_USE_INERTIA_FROM_FILE if cfg.inertia == "urdf" else 0),
             physicsClientId=client,
         )
         joints: dict[str, int] = {}

@@ -32,6 +32,9 @@ class RobotConfig:
     home: np.ndarray
     home_gripper_width: float
     base_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # "urdf": the link inertias written in the URDF; "collision": PyBullet computes them from each
+    # link's mass and collision shape (for URDFs whose inertias are placeholders, see panda.yaml)
+    inertia: str = "urdf"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,6 +74,8 @@ class RobotConfig:
             raise ValueError(f"robot config {self.name!r}: velocity and acceleration limits must be > 0")
         if np.any(self.home < self.position_lower) or np.any(self.home > self.position_upper):
             raise ValueError(f"robot config {self.name!r}: home pose outside the joint limits")
+        if self.inertia not in ("urdf", "collision"):
+            raise ValueError(f"robot config {self.name!r}: inertia must be 'urdf' or 'collision', got {self.inertia!r}")
 
 
 _FLOAT_ARRAYS = ("position_lower", "position_upper", "velocity_limit", "acceleration_limit", "home")

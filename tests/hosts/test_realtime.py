@@ -119,9 +119,17 @@ def test_run_cli_writes_json(tmp_path: Path, meta: PolicyMetadata):
     from jafm_robot.cli.main import main
 
     policy = make_dummy_policy(tmp_path / "hold.onnx", meta, kind="hold")
-    out = tmp_path / "run.json"
+    out, trace = tmp_path / "run.json", tmp_path / "trace.npz"
     rc = main(["run", "--policy", str(policy), "--task", "Reach", "--episodes", "1", "--rate", "200",
-               "--json", str(out), "--time-limit", "1.0"])
+               "--json", str(out), "--time-limit", "1.0", "--trace", str(trace)])
     assert rc == 0
     data = json.loads(out.read_text())
     assert data["episodes"] == 1 and data["runs"][0]["task"] == "Reach" and "period_error_p99_us" in data["runs"][0]["loop"]
+    # the trace: 10 Hz samples of the simulated world, for comparing a run with eval step by step
+    tr = np.load(trace)
+    t, state, command, ee = tr["0/t"], tr["0/state"], tr["0/command"], tr["0/ee"]
+    assert int(tr["0/seed"]) == 1000 and not bool(tr["0/success"])
+    assert 9 <= len(t) <= 11 and np.allclose(np.diff(t), 0.1, atol=0.01)
+    assert state.shape == command.shape == (len(t), 8) and ee.shape == (len(t), 3)
+    np.testing.assert_allclose(state[-1, :7], command[-1, :7], atol=0.02)  # a hold policy: the arm sits at its command
+    assert tr["0/parts"].shape == (len(t), len(tr["0/part_names"]), 3)
