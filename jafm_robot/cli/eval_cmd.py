@@ -17,6 +17,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None)
     p.add_argument("--video", default=None, help="MP4 of the first episodes (scene | wrist)")
     p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--execution", default="runtime", choices=["runtime", "step"],
+                   help="runtime: motor targets move smoothly between action points within each step, as in run's "
+                        "control loop (default); step: each action point is held for the whole step (as record runs "
+                        "the experts; the default before session 6)")
     p.add_argument("--no-verify", action="store_true", help="ONNX without a model card (skips the sha256 check)")
     p.add_argument("--card", action="store_true", help="store the result in the ONNX file's model card")
 
@@ -29,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     check_task(args.task)
     policy = load_policy(args.policy, verify=not args.no_verify)
     res = evaluate(policy, args.task, args.episodes, args.seed, args.lang, args.replan_every, args.video,
-                   max_steps=args.max_steps)
+                   max_steps=args.max_steps, execution=args.execution)
     res["policy"] = str(args.policy)
     lo, hi = res["ci95"]
     print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "

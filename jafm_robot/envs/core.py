@@ -78,6 +78,7 @@ class RobotTaskEnv(gym.Env):
         action_dt: float = DEFAULT_ACTION_DT,
         internal_time_limit: bool = True,
         robot_visual: str | None = None,
+        action_interpolation: str = "hold",
     ) -> None:
         super().__init__()
         if isinstance(task, str):
@@ -98,6 +99,12 @@ class RobotTaskEnv(gym.Env):
         self.robot_visual = self.scene_config.robot_visual if robot_visual is None else robot_visual
         if self.robot_visual not in ("collision", "full"):
             raise ValueError(f"robot_visual must be 'collision' or 'full', got {robot_visual!r}")
+        if action_interpolation not in ("hold", "linear"):
+            raise ValueError(f"action_interpolation must be 'hold' or 'linear', got {action_interpolation!r}")
+        # "hold": each action is the motor target for the whole step (the target jumps every 0.1 s);
+        # "linear": the target moves from the previous action to this one over the step's substeps,
+        # as a real-time controller interpolating between action points does (``jafm-robot eval``)
+        self.action_interpolation = action_interpolation
         self.image_size = int(image_size)
         self.render_size = int(render_size)
         self.randomize = bool(randomize)
@@ -174,8 +181,15 @@ class RobotTaskEnv(gym.Env):
     def step(self, action: np.ndarray):
         if self.robot is None:
             raise RuntimeError("call reset() before step()")
-        self.command(action)
-        self.step_physics(self.substeps)
+        start = self._target.copy()
+        goal = self.command(action)
+        if self.action_interpolation == "linear":
+            n = self.substeps
+            for k in range(1, n + 1):
+                self.robot.command(start + (goal - start) * (k / n))
+                self.step_physics(1)
+        else:
+            self.step_physics(self.substeps)
         self._elapsed += 1
         obs = self.get_obs()
         success = self.task.is_success()

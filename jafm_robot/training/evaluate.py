@@ -1,7 +1,8 @@
 """Closed-loop evaluation of a policy file in the gymnasium env: success rate with a 95% CI.
 
-Chunks are executed as the real-time runtime executes them (:class:`ChunkExecutor`), so the number
-measured here is the number the deployed system gets; success comes from the env's privileged
+Chunks are executed as the real-time runtime executes them (:class:`ChunkExecutor`; within each
+step the motor targets move smoothly between action points, as the control loop's do), so the
+number measured here is the number the deployed system gets; success comes from the env's privileged
 ``info["is_success"]``, never from the policy. Episodes run through ``experts.rollout`` and the
 summary is ``experts.rollout.summarize`` (the same JSON as ``jafm-robot expert``).
 """
@@ -52,7 +53,11 @@ def evaluate(
     video_episodes: int = 2,
     max_steps: int | None = None,
     progress: bool = True,
+    execution: str = "runtime",
 ) -> dict[str, Any]:
+    """``execution="runtime"`` moves the motor targets smoothly between action points within each
+    0.1 s step, as the control loop of ``run`` does at 500 Hz; ``"step"`` holds each action point
+    for the whole step (the target jumps every 0.1 s, as ``record`` executes the experts)."""
     from jafm_robot.datasets.recording import make_env
     from jafm_robot.experts.rollout import rollout, summarize, write_video
 
@@ -62,7 +67,10 @@ def evaluate(
         raise ValueError(f"policy was trained on tasks {policy.meta.tasks}, not {task!r}")
     if language not in policy.meta.languages:
         raise ValueError(f"policy was trained on languages {policy.meta.languages}, not {language!r}")
-    env = make_env(task, policy.meta.image_size, render_mode="rgb_array" if video else None)
+    if execution not in ("runtime", "step"):
+        raise ValueError(f"execution must be 'runtime' or 'step', got {execution!r}")
+    env = make_env(task, policy.meta.image_size, render_mode="rgb_array" if video else None,
+                   action_interpolation="linear" if execution == "runtime" else "hold")
     timed = _TimedPolicy(policy)
     executor = ChunkExecutor(timed, replan_every)  # type: ignore[arg-type]
     frames: list[np.ndarray] = []
@@ -85,6 +93,7 @@ def evaluate(
     return summarize(
         results, task=task, seed=seed, wall_s=time.perf_counter() - t0,
         language=language,
+        execution=execution,
         policy_kind=policy.kind,
         replan_every=executor.k,
         chunk_len=policy.chunk_len,

@@ -84,6 +84,7 @@ def test_pipeline_record_train_export_run_in_env(reach_dataset, tmp_path):
                  "--lang", "ja", "--max-steps", "8", "--replan-every", "3", "--json", str(out_json), "--card"]) == 0
     res = json.loads(out_json.read_text())
     assert res["episodes"] == 1 and res["policy_kind"] == "onnx" and res["language"] == "ja"
+    assert res["execution"] == "runtime"  # targets move between action points as in run's control loop
     assert res["per_episode"][0]["steps"] == 8 and res["inference_ms"]["n"] == 3  # steps 0, 3, 6
     assert 0.0 <= res["ci95"][0] <= res["success_rate"] <= res["ci95"][1] <= 1.0
     card = json.loads(model.with_suffix(".json").read_text())
@@ -92,3 +93,6 @@ def test_pipeline_record_train_export_run_in_env(reach_dataset, tmp_path):
     assert card["commands"]["record"] == ["jafm-robot record --task Reach"]  # and the data behind it
     # the policy refuses a task it was not trained on, with a clear message
     assert main(["eval", "--policy", str(model), "--task", "Stack", "--episodes", "1"]) == 2
+    assert main(["eval", "--policy", str(model), "--task", "Reach", "--episodes", "1", "--max-steps", "2",
+                 "--execution", "step", "--json", str(out_json)]) == 0
+    assert json.loads(out_json.read_text())["execution"] == "step"

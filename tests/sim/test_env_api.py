@@ -103,6 +103,30 @@ def test_step_is_command_plus_step_physics_plus_observation(make_env) -> None:
     assert abs(float(obs_a["state"][0]) - float(target[0])) < 0.05  # the arm really moved there
 
 
+def test_linear_action_interpolation_moves_the_target_through_the_step(make_env) -> None:
+    """``action_interpolation="linear"`` (what eval uses): the motor target walks from the previous
+    action to the new one over the step's substeps, as the runtime's control loop moves it, instead
+    of jumping there at the start of the step. The arm then trails a step's target more than under
+    "hold"; both end at the target and apply the same (clipped) action."""
+    moved = {}
+    for mode in ("hold", "linear"):
+        env = make_env("Reach", action_interpolation=mode)
+        env.reset(seed=0)
+        u = env.unwrapped
+        goal = u.robot_config.home8.copy()
+        goal[0] += 0.1
+        obs, *_ = env.step(goal)
+        assert np.allclose(u.target, goal) and np.allclose(u.robot.target, goal)
+        moved[mode] = float(obs["state"][0] - u.robot_config.home8[0])
+        for _ in range(3):
+            obs, *_ = env.step(goal)
+        assert abs(float(obs["state"][0]) - goal[0]) < 2e-3
+    assert 0.09 < moved["hold"] <= 0.101  # a jumping target: there within the step
+    assert 0.05 < moved["linear"] < moved["hold"] - 0.005  # a moving target: the arm trails it (~15 ms)
+    with pytest.raises(ValueError, match="action_interpolation"):
+        make_env("Reach", action_interpolation="cubic")
+
+
 def test_nan_action_holds_previous_target_and_out_of_range_is_clipped(make_env) -> None:
     env = make_env("Reach")
     env.reset(seed=0)
