@@ -70,13 +70,11 @@ def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]
         slots.close()
 
 
-def _trace_row(env: Any, sim_t: float, state: np.ndarray, cmd: np.ndarray) -> list[np.ndarray]:
-    """One trace sample: time, joint state, last command, end-effector and part positions."""
-    import pybullet as p
-
+def _trace_row(env: Any, sim_t: float, state: np.ndarray) -> list[np.ndarray]:
+    """One trace sample: time, joint state, the target last applied, end-effector and part positions."""
     ee, _ = env.robot.ee_pose()
-    parts = [p.getBasePositionAndOrientation(q.body_id, physicsClientId=env.client)[0] for q in env.world.parts]
-    return [np.array([sim_t]), np.asarray(state, np.float64), np.asarray(cmd, np.float64), np.asarray(ee),
+    parts = [env.world.part_position(q) for q in env.world.parts]
+    return [np.array([sim_t]), np.asarray(state, np.float64), env.target, np.asarray(ee),
             np.asarray(parts, np.float64).reshape(-1)]
 
 
@@ -88,7 +86,6 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
     trace_period = 1.0 / trace_hz if trace_hz > 0 else float("inf")
     next_trace = 0.0
     rows: list[list[np.ndarray]] = []
-    commanded = np.asarray(env.target, np.float64)
     slots.request_stop(False)
     t0 = time.monotonic()
     sim_t = 0.0
@@ -105,7 +102,7 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
         lags.append(lag)
         seq, cmd = slots.read_command()
         if seq != last_seq:
-            commanded = env.command(cmd)
+            env.command(cmd)
             last_seq = seq
             applied += 1
         env.step_physics(1)
@@ -122,7 +119,7 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
             video.append(env.render())
             next_vid += vid_period
         if sim_t + 1e-9 >= next_trace:
-            rows.append(_trace_row(env, sim_t, state, commanded))
+            rows.append(_trace_row(env, sim_t, state))
             next_trace += trace_period
         if sim_t + 1e-9 >= next_check:
             next_check += 0.1
