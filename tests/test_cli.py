@@ -19,3 +19,10 @@ def test_help_renders(argv, capsys):
         main([*argv, "--help"])
     assert e.value.code == 0
     assert "usage: jafm-robot" in capsys.readouterr().out
+
+
+def test_record_refuses_a_negative_grasp_hold_before_touching_the_folder(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["record", "--task", "PickPlace", "--episodes", "1", "--out", str(out), "--grasp-hold", "-1"]) == 2
+    assert "--grasp-hold must be >= 0" in capsys.readouterr().err
+    assert not out.exists()

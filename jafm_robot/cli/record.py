@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--cube-grasp-offset", type=float, default=0.0, metavar="DEG",
                    help="grasp cubes DEG off their faces (45: across the diagonal, held by the edges)")
+    p.add_argument("--grasp-hold", type=int, default=0, metavar="STEPS",
+                   help="steps the closed hand stays still before lifting a part (0: lift once the fingers have closed)")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
                  keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
+                 grasp_hold_steps=args.grasp_hold,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "

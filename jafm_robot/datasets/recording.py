@@ -93,14 +93,18 @@ def record(
     on_episode: Callable[[RecordResult], None] | None = None,
     command: str | None = None,
     cube_grasp_offset_deg: float = 0.0,
+    grasp_hold_steps: int = 0,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
-    ``Expert.square_grasp_offset``)."""
+    ``Expert.square_grasp_offset``); ``grasp_hold_steps`` pauses the closed hand before each lift
+    (``Expert.grasp_hold_steps``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    if grasp_hold_steps < 0:
+        raise ValueError(f"--grasp-hold must be >= 0 steps, got {grasp_hold_steps}")
     env = make_env(task, image_size)
     try:
         fps = round(1.0 / env_action_dt(env))
@@ -112,6 +116,7 @@ def record(
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
         expert = make_expert(env)
         expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
+        expert.grasp_hold_steps = int(grasp_hold_steps)
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:

@@ -89,6 +89,12 @@ class Expert:
     #: show a student that cannot see a cube's yaw what to do when its fingers stall on the
     #: edges: lift. Without them it waits for the fingers to reach the side, forever.
     square_grasp_offset = 0.0
+    #: extra steps the closed hand stays still before lifting. 0 lifts as soon as the fingers'
+    #: travel is done. A cube gripped off its faces turns between the fingers while they squeeze
+    #: and the fingers stop later; a student that lifts on the expert's schedule lifts it
+    #: mid-turn and it slips. Demonstrations with a pause (``record --grasp-hold N``) teach it
+    #: to let the grip settle before lifting.
+    grasp_hold_steps = 0
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -371,7 +377,8 @@ class Expert:
                 # re-plans while the fingers rest on a part's corners still squeezes, instead of
                 # restarting a ramp from the width it sees (the shipped v0 model's cube failures)
                 travel = max(0.0, self.width - self.grasp_width(part, yaw0) + 0.01)
-                yield from self.gripper(0.0, settle_steps=int(np.ceil(travel / self._max_dw)) + 1, max_rate=1.0)
+                settle = int(np.ceil(travel / self._max_dw)) + 1 + int(self.grasp_hold_steps)
+                yield from self.gripper(0.0, settle_steps=settle, max_rate=1.0)
             self.phase = "lift"
             ee, _ = self.ee()
             held_yaw = self.ee_yaw_unwrapped()  # from here on the part turns with the hand: fixed yaw

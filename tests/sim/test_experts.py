@@ -153,32 +153,38 @@ def test_static_grasp_commands_closed_from_the_first_close_point() -> None:
     """Every action point of a static close says width 0 while the fingers are still open: a
     policy cloned from these labels that re-plans mid-close (or finds its fingers resting on a
     part's corners) keeps squeezing instead of restarting a ramp from the width it sees. The hand
-    holds still meanwhile, and the fingers have reached the part before the lift starts."""
+    holds still meanwhile, and the fingers have reached the part before the lift starts.
+    ``grasp_hold_steps`` (``record --grasp-hold``) lengthens exactly that still, closed phase."""
     env = _env("PickPlace")
     try:
         u = env.unwrapped
-        expert = make_expert(env)
-        env.reset(seed=7, options={"language": "en"})
-        expert.reset()
-        close_widths, close_arm, seen_open = [], [], []
-        width_at_lift = None
-        for _ in range(env.spec.max_episode_steps):
-            a = expert.act()
-            if expert.phase == "close":
-                close_widths.append(float(a[7]))
-                close_arm.append(a[:7].copy())
-                seen_open.append(float(u.robot.state()[7]))
-            elif close_widths and width_at_lift is None:
-                width_at_lift = float(u.robot.state()[7])
-            _, _, term, trunc, _ = env.step(a)
-            if term or trunc:
-                break
-        assert len(close_widths) >= 3
-        assert max(close_widths) == 0.0
-        assert np.abs(np.diff(np.asarray(close_arm), axis=0)).max() < 1e-6  # the hand holds its pose
-        # the first 0 meets open fingers, which then travel >= 1 cm to the part before the lift
-        assert width_at_lift is not None and width_at_lift < seen_open[0] - 0.01
-        assert u.task.is_success()
+        close_len = {}
+        for hold in (0, 4):
+            expert = make_expert(env)
+            expert.grasp_hold_steps = hold
+            env.reset(seed=7, options={"language": "en"})
+            expert.reset()
+            close_widths, close_arm, seen_open = [], [], []
+            width_at_lift = None
+            for _ in range(env.spec.max_episode_steps):
+                a = expert.act()
+                if expert.phase == "close":
+                    close_widths.append(float(a[7]))
+                    close_arm.append(a[:7].copy())
+                    seen_open.append(float(u.robot.state()[7]))
+                elif close_widths and width_at_lift is None:
+                    width_at_lift = float(u.robot.state()[7])
+                _, _, term, trunc, _ = env.step(a)
+                if term or trunc:
+                    break
+            assert len(close_widths) >= 3
+            assert max(close_widths) == 0.0
+            assert np.abs(np.diff(np.asarray(close_arm), axis=0)).max() < 1e-6  # the hand holds its pose
+            # the first 0 meets open fingers, which then travel >= 1 cm to the part before the lift
+            assert width_at_lift is not None and width_at_lift < seen_open[0] - 0.01
+            assert u.task.is_success(), f"grasp_hold_steps={hold}"
+            close_len[hold] = len(close_widths)
+        assert close_len[4] == close_len[0] + 4
     finally:
         env.close()
 
