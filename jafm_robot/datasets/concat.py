@@ -56,9 +56,23 @@ class ConcatDataset(FrameTable):
 
     def images(self, camera: str, progress: bool = False) -> np.ndarray:
         if camera not in self._images:
-            self._images[camera] = np.concatenate([d.images(camera, progress) for d in self.parts])
-            for d in self.parts:  # the concatenation is the copy that stays
+            # decode part by part straight into one preallocated array, dropping each part's copy:
+            # the peak is the result plus one part, not twice the result (np.concatenate of all
+            # decoded parts needed 2x, which ran 2,700 PickPlace episodes out of 24 GiB)
+            out: np.ndarray | None = None
+            off = 0
+            for d in self.parts:
+                im = d.images(camera, progress)
+                if out is None:
+                    out = np.empty((len(self.state), *im.shape[1:]), dtype=im.dtype)
+                if im.shape[1:] != out.shape[1:]:
+                    raise ValueError(f"{d.root}: {camera} frames are {im.shape[1:]}, the first dataset's are {out.shape[1:]}")
+                out[off:off + len(im)] = im
+                off += len(im)
                 d._images.pop(camera, None)
+            if out is None or off != len(out):
+                raise ValueError(f"{camera}: decoded {off} frames, the datasets list {len(self.state)}")
+            self._images[camera] = out
         return self._images[camera]
 
 

@@ -188,6 +188,7 @@ def test_several_datasets_train_as_one(tmp_path):
     assert isinstance(ds, ConcatDataset) and isinstance(open_dataset(tmp_path / "a"), LeRobotV3Dataset)
     assert len(ds) == len(a) + len(b) and ds.num_episodes == 5 and ds.languages() == ["en", "ja"]
     assert list(np.unique(ds.episode_index)) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(ds.images("image")[:len(a)], a.images("image"))
     np.testing.assert_array_equal(ds.images("image")[len(a):], b.images("image"))
     for i in (0, len(a), len(ds) - 1):  # every frame keeps its own instruction
         src, j = (a, i) if i < len(a) else (b, i - len(a))
