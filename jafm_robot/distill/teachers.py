@@ -10,8 +10,8 @@ one step after ``obs``) for *any* observation the student visits. Adapters:
   arm ``chunk_len`` steps with physics only (no camera rendering: the expert reads privileged state),
   record the actions, restore the state (``p.restoreState`` + re-commanding the previous motor
   target, which saveState does not hold). Limitation: a fresh script starts the task from its first
-  phase at the current state; for Reach that is exactly right, for grasping tasks a student that
-  already holds the part gets a "re-approach" label (see docs/distill.md). When the expert itself
+  phase at the current state; for Reach that is exactly right; on grasping tasks a held part is
+  recognised, but a low hand that does not hold it is first lifted clear (see docs/distill.md). When the expert itself
   drives an episode (DAgger iteration 0) its *own* persistent script runs and the labels are its
   executed next ``chunk_len`` actions (``hindsight = True``), i.e. the same data ``jafm-robot record``
   would produce.
