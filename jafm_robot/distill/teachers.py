@@ -11,10 +11,10 @@ one step after ``obs``) for *any* observation the student visits. Adapters:
   record the actions, restore the state (``p.restoreState`` + re-commanding the previous motor
   target, which saveState does not hold). Limitation: a fresh script starts the task from its first
   phase at the current state; for Reach that is exactly right; on grasping tasks a held part is
-  recognised, but a low hand that does not hold it is first lifted clear (see docs/distill.md). When the expert itself
-  drives an episode (DAgger iteration 0) its *own* persistent script runs and the labels are its
-  executed next ``chunk_len`` actions (``hindsight = True``), i.e. the same data ``jafm-robot record``
-  would produce.
+  recognised, but a low hand that does not hold it is first lifted clear (see docs/distill.md).
+  When the expert itself drives an episode (DAgger iteration 0) its *own* persistent script runs
+  and the labels are its executed next ``chunk_len`` actions (``hindsight = True``), i.e. the same
+  data ``jafm-robot record`` would produce.
 * :class:`TorchTeacher` -- a torch module with the VLA forward signature, or a ``.pt`` checkpoint
   written by ``jafm-robot train`` (e.g. the ``foundation`` size).
 * :class:`OnnxTeacher` -- an ONNX policy file, run by the runtime's ``PolicyEngine`` (sha256 and
