@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layouts", default=None,
                    help="layout frames from `jafm-robot layouts` (A.npz,B.npz): more part layouts for the keypoint loss")
     p.add_argument("--layout-fraction", type=float, default=0.5, help="layout frames per batch, as a fraction of the batch")
+    p.add_argument("--frames-cache", default=None,
+                   help="decode camera frames into .npy files in this folder (read through the OS page cache) "
+                        "instead of process memory: for datasets whose frames outgrow RAM")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
         init=args.init, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
-        layouts=args.layouts, layout_fraction=args.layout_fraction,
+        layouts=args.layouts, layout_fraction=args.layout_fraction, frames_cache=args.frames_cache,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
     import os

@@ -56,11 +56,11 @@ class ConcatDataset(FrameTable):
 
     def images(self, camera: str, progress: bool = False) -> np.ndarray:
         if camera not in self._images:
-            # one preallocated array filled part by part, each part's copy dropped once copied: the
-            # peak is the result plus one part (np.concatenate of every decoded part held the images
-            # twice, which ran 2,700 PickPlace episodes out of 24 GiB). The constructor has checked
-            # that every part has this image size and camera.
-            out = np.empty((len(self), self.image_size, self.image_size, 3), dtype=np.uint8)
+            # one preallocated array (or frames_cache file) filled part by part, each part's copy
+            # dropped once copied: the peak is the result plus one part (np.concatenate of every
+            # decoded part held the images twice, which ran 2,700 PickPlace episodes out of 24 GiB).
+            # The constructor has checked that every part has this image size and camera.
+            out = self.frames_array(camera)
             a = 0
             for d in self.parts:
                 b = a + len(d)

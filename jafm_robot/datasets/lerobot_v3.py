@@ -444,8 +444,26 @@ class FrameTable:
     tasks: list[str]
     episodes: list[dict[str, Any]]
 
+    image_size: int
+    # where decoded camera frames go: None = process memory, else a folder of .npy files (see
+    # frames_array)
+    frames_cache: Path | None = None
+
     def __len__(self) -> int:
         return len(self.state)
+
+    def frames_array(self, camera: str) -> np.ndarray:
+        """An empty uint8 [frames,H,W,3] array for ``camera``'s decoded frames.
+
+        With ``frames_cache`` set it is a memory-mapped ``<camera>.npy`` file there, rewritten on
+        every decode and read back through the OS page cache: the kernel drops clean pages under
+        pressure, so a dataset whose frames outgrow RAM still trains (slower where pages are read
+        again) instead of the process being killed."""
+        shape = (len(self), self.image_size, self.image_size, 3)
+        if self.frames_cache is None:
+            return np.empty(shape, dtype=np.uint8)
+        Path(self.frames_cache).mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(Path(self.frames_cache) / f"{camera}.npy", mode="w+", dtype=np.uint8, shape=shape)
 
     @property
     def num_episodes(self) -> int:
@@ -557,7 +575,7 @@ class LeRobotV3Dataset(FrameTable):
     def images(self, camera: str, progress: bool = False) -> np.ndarray:
         """All frames of ``camera`` in dataset order (decoded once, then kept in memory)."""
         if camera not in self._images:
-            out = np.empty((len(self), self.image_size, self.image_size, 3), dtype=np.uint8)
+            out = self.frames_array(camera)
             it = range(self.num_episodes)
             if progress:
                 from jafm_robot.cli.common import progress as bar

@@ -64,6 +64,9 @@ class TrainConfig:
     # scene whose camera poses place the keypoint targets; None = the one the dataset records
     # (info.json "jafm_scene"), else "factory"
     scene: str | None = None
+    # decoded camera frames to .npy files here (read through the page cache) instead of process
+    # memory: for datasets whose frames outgrow RAM (LeRobotV3Dataset.frames_array)
+    frames_cache: str | None = None
 
 
 class _LossModule(nn.Module):
@@ -213,6 +216,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         resume_ckpt = read_checkpoint(last)
 
     ds = open_dataset(cfg.dataset)
+    if cfg.frames_cache:  # one folder per DDP rank: each decodes its own copy
+        ds.frames_cache = Path(cfg.frames_cache) / (f"rank{rank}" if world > 1 else "")
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
     if resume_ckpt is not None or init_ckpt is not None:
         cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])

@@ -196,6 +196,13 @@ def test_several_datasets_train_as_one(tmp_path):
     s = ChunkSamples(ds, ["image"], 4)
     last = s.batch(np.array([len(a) - 1]))  # a chunk never runs into the next dataset's episode
     np.testing.assert_array_equal(last.actions[0], np.repeat(a.action[-1:], 4, 0))
+    # decoded into a frames cache: the same frames, held in a memory-mapped file rather than in RAM
+    cached = open_dataset(f"{tmp_path / 'a'},{tmp_path / 'b'}")
+    cached.frames_cache = tmp_path / "cache"
+    im = cached.images("wrist_image")
+    assert isinstance(im, np.memmap) and (tmp_path / "cache/wrist_image.npy").is_file()
+    np.testing.assert_array_equal(im, ds.images("wrist_image"))
+    np.testing.assert_array_equal(np.load(tmp_path / "cache/wrist_image.npy", mmap_mode="r")[-1], b.images("wrist_image")[-1])
     write_synthetic(tmp_path / "c", 1)
     LeRobotV3Writer(tmp_path / "d", fps=5, image_size=IMG).add_episode(synthetic_episode(0, 9))
     with pytest.raises(DatasetError, match="fps 10 vs 5"):

@@ -21,7 +21,7 @@ def test_ddp_two_gloo_processes(tmp_path, synthetic_dataset):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "jafm_robot.cli.main", "train", "--dataset", str(synthetic_dataset), "--config", "tiny",
            "--steps", "4", "--batch-size", "8", "--out", str(out), "--device", "cpu", "--chunk-len", "4",
-           "--log-every", "2", "--json", str(tmp_path / "summary.json")]
+           "--log-every", "2", "--json", str(tmp_path / "summary.json"), "--frames-cache", str(tmp_path / "cache")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "JAFM_QUIET": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -31,6 +31,10 @@ def test_ddp_two_gloo_processes(tmp_path, synthetic_dataset):
     assert cfg["world_size"] == 2
     ckpt = read_checkpoint(out / "checkpoints/last.pt")
     assert ckpt["step"] == 4 and np.isfinite(ckpt["loss"])
+    # each rank decoded the frames into its own cache file, never both into one
+    frames = LeRobotV3Dataset(synthetic_dataset).images("image")
+    for rank in (0, 1):
+        np.testing.assert_array_equal(np.load(tmp_path / f"cache/rank{rank}/image.npy", mmap_mode="r"), frames)
 
 
 @pytest.fixture(scope="module")
