@@ -21,8 +21,10 @@ def test_help_renders(argv, capsys):
     assert "usage: jafm-robot" in capsys.readouterr().out
 
 
-def test_record_refuses_a_negative_grasp_hold_before_touching_the_folder(tmp_path, capsys):
+@pytest.mark.parametrize("option,value,message", [("--grasp-hold", "-1", "--grasp-hold must be >= 0"),
+                                                  ("--approach-yaw-noise", "120", "--approach-yaw-noise must be within")])
+def test_record_refuses_bad_expert_options_before_touching_the_folder(tmp_path, capsys, option, value, message):
     out = tmp_path / "ds"
-    assert main(["record", "--task", "PickPlace", "--episodes", "1", "--out", str(out), "--grasp-hold", "-1"]) == 2
-    assert "--grasp-hold must be >= 0" in capsys.readouterr().err
+    assert main(["record", "--task", "PickPlace", "--episodes", "1", "--out", str(out), option, value]) == 2
+    assert message in capsys.readouterr().err
     assert not out.exists()

@@ -42,10 +42,60 @@ def env_action_dt(env) -> float:
     return float(getattr(env.unwrapped, "action_dt", DEFAULT_ACTION_DT))
 
 
-def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | None = None) -> tuple[Episode, dict]:
-    """One expert episode as an :class:`Episode` (not yet written) and the final info dict."""
+@dataclass
+class ApproachYawNoise:
+    """Noise injection in the style of DART (Laskey et al., 2017) on the hand's yaw at a grasp.
+
+    Cloned policies close on cubes 20-45 degrees off their faces: the expert turns the wrist once,
+    on its way to the part, so its demonstrations never show a hand that is misaligned above a part
+    and turns to fix it, and "keep the wrist where it is" predicts the recorded targets well. Here
+    each grasp attempt draws an offset in +-``yaw_deg`` that is added to the *executed* joint-7
+    target while the hand approaches the part and fades out (x ``decay`` per step) while it descends;
+    the *recorded* action stays the expert's own. The dataset then holds misaligned hands labelled
+    with the targets that align them. The expert plans from its own commanded joints, so the noise
+    does not change its plan; the fingers close with the offset gone (episodes the expert still
+    fails are dropped as usual)."""
+
+    yaw_deg: float
+    decay: float = 0.6
+    seed: int = 0
+    offset: float = 0.0
+    _phase: str = ""
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.yaw_deg) or not 0.0 <= self.yaw_deg <= 90.0:
+            raise ValueError(f"--approach-yaw-noise must be within 0..90 degrees, got {self.yaw_deg}")
+        self.reset(self.seed)
+
+    def reset(self, seed: int) -> None:
+        """A new episode: its own reproducible draws (``seed`` is the episode's env seed)."""
+        self._rng = np.random.default_rng([int(seed), 0x5A3D])
+        self.offset, self._phase = 0.0, ""
+
+    def __call__(self, action: np.ndarray, phase: str, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """The action to execute for the expert's ``action`` in ``phase`` (within ``low``..``high``)."""
+        if phase == "approach":
+            if self._phase != "approach":  # a new grasp attempt
+                self.offset = float(self._rng.uniform(-1.0, 1.0) * np.radians(self.yaw_deg))
+        elif phase == "descend":
+            self.offset *= self.decay
+        else:
+            self.offset = 0.0
+        self._phase = phase
+        out = np.array(action, dtype=np.float32)
+        out[6] += self.offset
+        return np.clip(out, low, high).astype(np.float32)
+
+
+def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | None = None,
+                       noise: ApproachYawNoise | None = None) -> tuple[Episode, dict]:
+    """One expert episode as an :class:`Episode` (not yet written) and the final info dict. With
+    ``noise`` the env executes the noisy action while the episode records the expert's."""
     obs, info = env.reset(seed=seed, options={"language": language})
     expert.reset()
+    if noise is not None:
+        noise.reset(seed)
+        low, high = env.action_space.low, env.action_space.high
     frames: dict[str, list[np.ndarray]] = {c: [] for c in CAMERAS}
     states, actions = [], []
     limit = max_steps or getattr(env.spec, "max_episode_steps", None) or 10_000
@@ -55,7 +105,8 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
             frames[c].append(np.asarray(obs[c], dtype=np.uint8))
         states.append(np.asarray(obs["state"], dtype=np.float32))
         actions.append(action)
-        obs, _r, terminated, truncated, info = env.step(action)
+        executed = action if noise is None else noise(action, str(getattr(expert, "phase", "")), low, high)
+        obs, _r, terminated, truncated, info = env.step(executed)
         if terminated or truncated:
             break
     ep = Episode(
@@ -94,17 +145,20 @@ def record(
     command: str | None = None,
     cube_grasp_offset_deg: float = 0.0,
     grasp_hold_steps: int = 0,
+    approach_yaw_noise_deg: float = 0.0,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
     ``Expert.square_grasp_offset``); ``grasp_hold_steps`` pauses the closed hand before each lift
-    (``Expert.grasp_hold_steps``)."""
+    (``Expert.grasp_hold_steps``); ``approach_yaw_noise_deg`` > 0 executes the expert's approach
+    with a wrist-yaw offset it is not told of (:class:`ApproachYawNoise`)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     if grasp_hold_steps < 0:
         raise ValueError(f"--grasp-hold must be >= 0 steps, got {grasp_hold_steps}")
+    noise = ApproachYawNoise(approach_yaw_noise_deg) if approach_yaw_noise_deg else None
     env = make_env(task, image_size)
     try:
         fps = round(1.0 / env_action_dt(env))
@@ -123,7 +177,7 @@ def record(
             while s in used:
                 s += 1
             lang = languages[(res.attempted) % len(languages)]
-            ep, _info = run_expert_episode(env, expert, s, lang)
+            ep, _info = run_expert_episode(env, expert, s, lang, noise=noise)
             ep.env_task = task
             used.add(s)
             res.attempted += 1

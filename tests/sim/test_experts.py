@@ -339,3 +339,66 @@ def test_fresh_expert_started_mid_carry_finishes_the_task() -> None:
         assert u.world.in_bin(part, u.task.goal["bin"])
     finally:
         env.close()
+
+
+def test_approach_yaw_noise_records_the_experts_actions_while_executing_a_misaligned_hand() -> None:
+    """``record --approach-yaw-noise``: the env executes the approach with a wrist-yaw offset while
+    the episode records the expert's own targets, so the dataset holds misaligned hands labelled
+    with targets that align them; the offset is gone by the time the fingers close."""
+    from jafm_robot.datasets.recording import ApproachYawNoise, run_expert_episode
+
+    env = _env("PickPlace")
+    try:
+        expert = make_expert(env)
+        noise = ApproachYawNoise(30.0)
+        seed = next(s for s in range(11, 60) if abs(_first_draw(noise, s)) > np.radians(15.0))
+        offset = _first_draw(noise, seed)
+        clean, _ = run_expert_episode(env, expert, seed, "en")
+        noisy, info = run_expert_episode(env, expert, seed, "en", noise=noise)
+        assert noisy.success and info["is_success"]
+        # up to the first descent nothing has touched the part: the recorded plan is the clean one
+        n = 8
+        np.testing.assert_allclose(noisy.action[:n], clean.action[:n], atol=1e-6)
+        # ... and the wrist the cameras saw turned away from it by the drawn offset
+        gap = noisy.state[:n, 6] - clean.state[:n, 6]
+        assert abs(gap[np.argmax(np.abs(gap))] - offset) < np.radians(5.0)
+        assert noise.offset == 0.0  # faded out and reset once the hand closed
+    finally:
+        env.close()
+
+
+def _first_draw(noise, seed: int) -> float:
+    noise.reset(seed)
+    a = np.zeros(8, np.float32)
+    out = float(noise(a, "approach", a - 9.0, a + 9.0)[6])
+    noise.reset(seed)
+    return out
+
+
+def test_approach_yaw_noise_schedule() -> None:
+    """One offset per grasp attempt, within the bound, held while approaching, decaying while
+    descending, zero otherwise; reproducible from the episode seed; bad bounds refused."""
+    from jafm_robot.datasets.recording import ApproachYawNoise
+
+    low, high = -np.full(8, 3.0, np.float32), np.full(8, 3.0, np.float32)
+    a = np.zeros(8, np.float32)
+    noise = ApproachYawNoise(20.0, decay=0.5)
+    offsets = []
+    for seed in range(20):
+        noise.reset(seed)
+        assert noise(a, "start", low, high)[6] == 0.0
+        first = noise(a, "approach", low, high)[6]
+        assert 0.0 < abs(first) <= np.radians(20.0) and noise(a, "approach", low, high)[6] == first
+        assert noise(a, "descend", low, high)[6] == pytest.approx(first * 0.5)
+        assert noise(a, "close", low, high)[6] == 0.0
+        second = noise(a, "approach", low, high)[6]  # a retry draws again
+        assert second != first and abs(second) <= np.radians(20.0)
+        offsets.append(first)
+        noise.reset(seed)
+        noise(a, "start", low, high)
+        assert noise(a, "approach", low, high)[6] == first
+    assert min(offsets) < 0.0 < max(offsets)
+    assert noise(np.full(8, 2.99, np.float32), "approach", low, high).max() <= 3.0  # within the action limits
+    for bad in (-1.0, 120.0, float("nan")):
+        with pytest.raises(ValueError, match="approach-yaw-noise"):
+            ApproachYawNoise(bad)
