@@ -462,8 +462,9 @@ class FrameTable:
         shape = (len(self), self.image_size, self.image_size, 3)
         if self.frames_cache is None:
             return np.empty(shape, dtype=np.uint8)
-        Path(self.frames_cache).mkdir(parents=True, exist_ok=True)
-        return np.lib.format.open_memmap(Path(self.frames_cache) / f"{camera}.npy", mode="w+", dtype=np.uint8, shape=shape)
+        folder = Path(self.frames_cache)
+        folder.mkdir(parents=True, exist_ok=True)
+        return np.lib.format.open_memmap(folder / f"{camera}.npy", mode="w+", dtype=np.uint8, shape=shape)
 
     @property
     def num_episodes(self) -> int:
@@ -573,7 +574,8 @@ class LeRobotV3Dataset(FrameTable):
         return frames[:n]
 
     def images(self, camera: str, progress: bool = False) -> np.ndarray:
-        """All frames of ``camera`` in dataset order (decoded once, then kept in memory)."""
+        """All frames of ``camera`` in dataset order (decoded once, then kept: in memory, or in
+        ``frames_cache``)."""
         if camera not in self._images:
             out = self.frames_array(camera)
             it = range(self.num_episodes)

@@ -58,14 +58,11 @@ class ApproachYawNoise:
 
     yaw_deg: float
     decay: float = 0.6
-    seed: int = 0
-    offset: float = 0.0
-    _phase: str = ""
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.yaw_deg) or not 0.0 <= self.yaw_deg <= 90.0:
             raise ValueError(f"--approach-yaw-noise must be within 0..90 degrees, got {self.yaw_deg}")
-        self.reset(self.seed)
+        self.reset(0)  # run_expert_episode resets again with each episode's seed
 
     def reset(self, seed: int) -> None:
         """A new episode: its own reproducible draws (``seed`` is the episode's env seed)."""
