@@ -11,8 +11,8 @@ The ORT side goes through the runtime's ``PolicyEngine.infer`` (what the control
 checks included); the torch side is ``VLAPolicy.forward`` under ``inference_mode`` on tensors made
 from the same NumPy observation.
 
-``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file together
-with ``--checkpoint`` for its torch twin; with neither, ``--config SIZE`` benches a freshly
+``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file, whose
+torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither, ``--config SIZE`` benches a freshly
 initialised network of that size (latency does not depend on the weights' values).
 """
 
@@ -31,7 +31,7 @@ HELP = "policy latency at batch 1: ONNX Runtime (CPU, optional CUDA/TensorRT) vs
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default=None, help=".pt checkpoint, or .onnx (then --checkpoint gives the torch twin)")
-    p.add_argument("--checkpoint", default=None, help="torch checkpoint matching an .onnx --policy")
+    p.add_argument("--checkpoint", default=None, help="torch checkpoint matching an .onnx --policy (default: rebuilt from the .onnx file)")
     p.add_argument("--config", default="small", help="size to bench when no --policy is given")
     p.add_argument("--providers", default="cpu", help="comma list of cpu, cuda, tensorrt (unavailable ones are reported, not run)")
     p.add_argument("--iters", type=int, default=300)
@@ -93,9 +93,8 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             export_onnx(ckpt_path, onnx_path)
             verify = False
         elif policy.endswith(".onnx"):
-            if checkpoint is None:
-                raise ValueError("an .onnx --policy needs --checkpoint (its torch twin) for the torch baseline")
-            ckpt_path, onnx_path, verify = Path(checkpoint), Path(policy), True
+            # without --checkpoint the torch twin is rebuilt from the file itself (training.onnx_import)
+            ckpt_path, onnx_path, verify = Path(checkpoint or policy), Path(policy), True
         else:
             raise ValueError(f"--policy must be .pt or .onnx, got {policy}")
         model, _ = policy_from_checkpoint(ckpt_path)

@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="execute each grasp approach with a wrist-yaw offset drawn in +-DEG that fades out during the "
                         "descent, while recording the expert's own actions: demonstrations of turning a misaligned "
                         "hand onto the part (DART-style noise injection; 0: off)")
+    p.add_argument("--align-above", action="store_true",
+                   help="turn the wrist to a cube's faces only once the hand hovers over the cube, where the wrist "
+                        "camera shows it (default: turn on the way there)")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
                  keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
                  grasp_hold_steps=args.grasp_hold, approach_yaw_noise_deg=args.approach_yaw_noise,
+                 align_above=args.align_above,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "

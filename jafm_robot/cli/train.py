@@ -18,7 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=1000, help="total optimiser steps (with --resume: the new total)")
     p.add_argument("--batch-size", type=int, default=64, help="global batch size (split over DDP ranks)")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, train_log.csv, training_curve.png")
-    p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tune; new optimiser and schedule)")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tune; new optimiser and schedule): a .pt "
+                   "checkpoint or a shipped .onnx policy (rebuilt; parity-checked)")
+    p.add_argument("--fresh-warmup", type=int, default=200, metavar="STEPS",
+                   help="with an .onnx --init: steps in which only what the file lacks (the training-only "
+                        "auxiliary head) learns")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--log", default="csv", choices=["csv", "tensorboard"], help="CSV always; tensorboard adds OUT/tb")
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
-        init=args.init, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
+        init=args.init, fresh_warmup=args.fresh_warmup, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
         layouts=args.layouts, layout_fraction=args.layout_fraction, frames_cache=args.frames_cache,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)

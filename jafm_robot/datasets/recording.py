@@ -143,12 +143,14 @@ def record(
     cube_grasp_offset_deg: float = 0.0,
     grasp_hold_steps: int = 0,
     approach_yaw_noise_deg: float = 0.0,
+    align_above: bool = False,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
     ``Expert.square_grasp_offset``); ``grasp_hold_steps`` pauses the closed hand before each lift
     (``Expert.grasp_hold_steps``); ``approach_yaw_noise_deg`` > 0 executes the expert's approach
-    with a wrist-yaw offset it is not told of (:class:`ApproachYawNoise`)."""
+    with a wrist-yaw offset it is not told of (:class:`ApproachYawNoise`); ``align_above`` turns
+    the wrist to a cube's faces only over the cube (``Expert.align_above_square``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
@@ -168,6 +170,7 @@ def record(
         expert = make_expert(env)
         expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
         expert.grasp_hold_steps = int(grasp_hold_steps)
+        expert.align_above_square = bool(align_above)
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:

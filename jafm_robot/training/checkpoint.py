@@ -34,9 +34,15 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A ``.pt`` checkpoint, or a shipped ``.onnx`` policy rebuilt as one
+    (:func:`jafm_robot.training.onnx_import.checkpoint_from_onnx`: no optimiser state)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.suffix == ".onnx":
+        from jafm_robot.training.onnx_import import checkpoint_from_onnx
+
+        return checkpoint_from_onnx(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # torch raises several types (RuntimeError, UnpicklingError, EOFError) for bad files

@@ -100,6 +100,13 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
         except (FileNotFoundError, ValueError) as e:
             chain.append({"checkpoint": str(init), "missing": str(e)})
             break
+        src = parent.get("from_onnx")
+        if src is not None:  # a shipped ONNX file: its card's chain, then the run that made it
+            tr = src.get("training") or {}
+            chain.append({"checkpoint": str(init), "sha256": sha256_file(init), "step": int(parent.get("step", 0)),
+                          "command": tr.get("command") or ""})
+            chain.extend(reversed(list(tr.get("init_chain") or [])))
+            break
         chain.append({"checkpoint": str(init), "step": int(parent.get("step", 0)),
                       "command": shlex.join(parent.get("argv") or [])})
         init = (parent.get("train_config") or {}).get("init")

@@ -56,7 +56,11 @@ class TrainConfig:
     threads: int | None = None  # CPU intra-op threads; None = see cpu_threads()
     aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
     kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
-    init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule)
+    init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule); .onnx too
+    # with an ONNX --init: steps during which only the parameters the file could not give (the
+    # training-only auxiliary head) learn, so a random head's first gradients do not reach the
+    # trained network
+    fresh_warmup: int = 200
     # layout frames (datasets.layouts, `jafm-robot layouts`) for the keypoint loss: files A,B,...
     # and how many ride along per batch, as a fraction of the batch
     layouts: str | None = None
@@ -244,6 +248,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
         policy = VLAPolicy(vcfg, stats)
         start_step = 0
+    fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or []) if resume_ckpt is None else set()
+    frozen = [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
     vcfg = policy.cfg
     aux_stats: dict[str, list[float]] | None = None
     samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
@@ -363,6 +369,9 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if frozen and step < start_step + cfg.fresh_warmup:
+            for p in frozen:  # AdamW skips a parameter without a gradient (no decay either)
+                p.grad = None
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
         opt.step()

@@ -402,3 +402,42 @@ def test_approach_yaw_noise_schedule() -> None:
     for bad in (-1.0, 120.0, float("nan")):
         with pytest.raises(ValueError, match="approach-yaw-noise"):
             ApproachYawNoise(bad)
+
+
+def test_align_above_turns_the_wrist_over_the_cube_not_on_the_way() -> None:
+    """``align_above_square`` (``record --align-above``): the hand keeps its yaw while it travels
+    to a cube and turns to the cube's faces only once over it (hand still, wrist turning), where the
+    wrist camera shows the cube; the pick still succeeds. By default the turn happens on the way."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        seen = {}
+        for align in (False, True):
+            expert = make_expert(env)
+            expert.align_above_square = align
+            env.reset(seed=7003, options={"language": "en"})  # a cube whose faces are ~35 deg off the hand
+            assert expert.is_square(u.world.part(u.task.goal["part"]))
+            expert.reset()
+            yaw, phases, q7, ee = [], [], [], []
+            for _ in range(env.spec.max_episode_steps):
+                a = expert.act()
+                phases.append(expert.phase)
+                yaw.append(expert.ee_yaw_unwrapped())
+                q7.append(float(a[6]))
+                ee.append(np.asarray(u.robot.ee_pose()[0][:2]))
+                _, _, term, trunc, _ = env.step(a)
+                if term or trunc:
+                    break
+            assert u.task.is_success(), f"align_above_square={align}"
+            ph = np.asarray(phases)
+            approach_turn = float(np.ptp(np.unwrap(np.asarray(yaw)[ph == "approach"])))
+            seen[align] = (approach_turn, ph, np.asarray(q7), np.asarray(ee))
+        assert "align" not in seen[False][1] and seen[False][0] > 0.3
+        turn, ph, q7, ee = seen[True]
+        assert turn < 0.02  # the hand's yaw in the world holds during the approach
+        aligning = ph == "align"
+        assert aligning.any()
+        assert abs(q7[aligning][-1] - q7[ph == "approach"][-1]) > 0.3  # the wrist turns over the cube ...
+        assert np.ptp(ee[aligning], axis=0).max() < 0.005  # ... with the hand still
+    finally:
+        env.close()

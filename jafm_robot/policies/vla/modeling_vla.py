@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -191,7 +192,9 @@ class VLAPolicy(nn.Module):
         self.cfg = cfg
         stats = stats or NormStats.identity()
         for name, val in stats.__dict__.items():
-            self.register_buffer(name, torch.as_tensor(val, dtype=torch.float32).reshape(ACTION_DIM))
+            # a copy each: NormStats.identity() hands the same array to every mean (and std), and
+            # buffers sharing storage would overwrite one another on load_state_dict
+            self.register_buffer(name, torch.tensor(np.asarray(val), dtype=torch.float32).reshape(ACTION_DIM))
         d = cfg.d_model
         self.cameras = nn.ModuleDict({cam: CameraEncoder(cfg) for cam in cfg.cameras})
         self.text = ByteEncoder(cfg)

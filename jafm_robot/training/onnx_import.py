@@ -1,0 +1,199 @@
+"""A shipped ONNX policy -> a torch checkpoint that training can start from (``train --init X.onnx``).
+
+Why: a project that ships only ``models/*.onnx`` (the ``.pt`` files live in git-ignored run
+folders) would otherwise have to repeat a shipped model's whole training chain before it can be
+fine-tuned, or before ``bench latency`` can time it in torch.
+
+How: the exporter (``training.export``) keeps most parameters under their own names, but constant
+folding turns some into anonymous initializers (a linear layer's weight becomes a transposed
+``onnx::MatMul_N``, a GroupNorm's affine a ``[C, 1, 1]`` ``onnx::Mul_N``, a row of ``type_emb`` an
+``onnx::Add_N``). Rather than guessing those names, we *probe*: give every parameter of a fresh
+network of the same configuration distinct random values, export that with the same exporter,
+and find each initializer's source by its values (as is, transposed, or reshaped). The shipped
+file's initializer of the same name then fills that parameter. Parameters the graph does not use
+(the training-only auxiliary head) keep a fresh initialisation and are listed in the result, and
+the rebuilt network must reproduce the file's outputs (``PARITY_TOL``) or loading fails.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
+from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, onnx_input_order
+from jafm_robot.policies.vla.processor_vla import NormStats
+from jafm_robot.runtime.metadata import BATCH_AXIS, ModelFileError, PolicyMetadata
+from jafm_robot.training.checkpoint import CHECKPOINT_FORMAT
+
+PARITY_TOL = 1e-4
+#: normalisation buffers the graph reads (action_mean/std are unused when predicting offsets)
+_STAT_BUFFERS = ("state_mean", "state_std", "delta_mean", "delta_std", "action_mean", "action_std")
+
+
+def _export_bytes(policy: VLAPolicy, opset: int) -> Any:
+    """The same export call as ``training.export.export_onnx``, to memory."""
+    import onnx
+
+    from jafm_robot.training.export import example_inputs
+
+    names = onnx_input_order(policy.cfg)
+    feeds = example_inputs(policy, 1)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            OnnxVLA(policy).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), buf, input_names=names,
+            output_names=["actions"], dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}},
+            opset_version=opset, do_constant_folding=True, dynamo=False,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _initializers(model: Any) -> dict[str, np.ndarray]:
+    from onnx import numpy_helper
+
+    return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+
+def _config_for(meta: PolicyMetadata, source: str) -> Any:
+    size = str(meta.training.get("size") or "")
+    if size not in SIZES:
+        raise ModelFileError(f"{source}: training.size {size!r} is not a known VLA size ({', '.join(SIZES)}); "
+                             "cannot rebuild its network")
+    return get_config(size, cameras=tuple(meta.cameras), chunk_len=meta.chunk_len, image_size=meta.image_size)
+
+
+def _match(value: np.ndarray, probe: dict[str, torch.Tensor]) -> tuple[str, str, int] | None:
+    """(parameter name, how, row) whose probe values equal ``value``: as is (reshaped), transposed,
+    or one row of a 2-D parameter (``type_emb[i]`` is added on its own, so it folds to its own
+    constant)."""
+    flat = value.reshape(-1)
+    for name, t in probe.items():
+        a = t.detach().numpy()
+        if a.size == value.size:
+            if np.array_equal(a.reshape(-1), flat):
+                return name, "reshape", -1
+            if a.ndim == 2 and np.array_equal(a.T.reshape(-1), flat):
+                return name, "transpose", -1
+        elif a.ndim == 2 and a.shape[1] == value.size:
+            rows = np.flatnonzero((a == flat).all(axis=1))
+            if rows.size:
+                return name, "row", int(rows[0])
+    return None
+
+
+def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPolicy, dict[str, Any]]:
+    """Rebuild the torch policy of a jafm_robot ONNX file; returns (policy in eval mode, report)."""
+    import onnx
+    import onnxruntime as ort
+
+    from jafm_robot.training.export import OPSET, example_inputs, torch_predict
+
+    path = Path(path)
+    try:
+        shipped = onnx.load(str(path))
+    except Exception as e:  # onnx raises DecodeError and others for a bad file
+        raise ModelFileError(f"{path}: cannot read ONNX file (corrupt or truncated?): {e}") from e
+    meta = PolicyMetadata.from_props({p.key: p.value for p in shipped.metadata_props}, str(path))
+    cfg = _config_for(meta, str(path))
+    opset = opset or (shipped.opset_import[0].version if shipped.opset_import else OPSET)
+    have = _initializers(shipped)
+
+    gen = torch.Generator().manual_seed(0)
+    probe_policy = VLAPolicy(cfg)
+    with torch.no_grad():
+        for t in probe_policy.parameters():
+            t.copy_(torch.randn(t.shape, generator=gen))
+        for name in _STAT_BUFFERS:  # the graph divides by the stds: keep them away from zero
+            getattr(probe_policy, name).copy_(torch.rand(8, generator=gen) + 0.5)
+    probe_state = {k: v for k, v in probe_policy.state_dict().items() if k.split(".")[-1] != "grid"}
+    probe_inits = _initializers(_export_bytes(probe_policy, opset))
+
+    policy = VLAPolicy(cfg)
+    state = policy.state_dict()
+    loaded: dict[str, str] = {}  # state key -> where it came from
+
+    def put(key: str, value: np.ndarray, onnx_name: str, how: str = "reshape", row: int = -1) -> None:
+        want = state[key][row] if how == "row" else state[key]
+        if value.size != want.numel():
+            raise ModelFileError(f"{path}: initializer {onnx_name!r} has {value.size} values, the {cfg.name!r} "
+                                 f"network's {key} needs {want.numel()}")
+        t = torch.tensor(np.array(value, dtype=np.float32))
+        t = (t.T if how == "transpose" else t).reshape(want.shape)
+        if how == "row":
+            state[key][row] = t
+            loaded[f"{key}[{row}]"] = onnx_name
+        else:
+            state[key] = t
+            loaded[key] = onnx_name
+
+    for onnx_name, value in have.items():  # named parameters and buffers: as they are
+        key = onnx_name.removeprefix("policy.")
+        if onnx_name.startswith("policy.") and key in probe_state:
+            put(key, value, onnx_name)
+    for onnx_name, probe_value in probe_inits.items():  # folded ones: found by the probe's values
+        if onnx_name.startswith("policy."):
+            continue
+        hit = _match(probe_value, probe_state)
+        if hit is None:
+            continue  # a constant the exporter made (shapes, masks)
+        if onnx_name not in have:
+            raise ModelFileError(f"{path}: has no initializer {onnx_name!r}: not a {cfg.name!r} network "
+                                 "exported by this jafm_robot")
+        put(hit[0], have[onnx_name], onnx_name, hit[1], hit[2])
+    policy.load_state_dict(state)
+    policy.eval()
+    rows_of = {k.split("[")[0] for k in loaded if "[" in k}
+    fresh = sorted(k for k in probe_state if k not in loaded and k not in rows_of)
+    for k in rows_of:  # a row-wise parameter must be complete
+        missing = [i for i in range(state[k].shape[0]) if f"{k}[{i}]" not in loaded]
+        if missing:
+            fresh.append(f"{k}{missing}")
+
+    feeds = example_inputs(policy, 2)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(["actions"], {n: feeds[n] for n in onnx_input_order(cfg)})[0]
+    diff = float(np.max(np.abs(got - torch_predict(policy, feeds))))
+    if not diff <= PARITY_TOL:
+        raise ModelFileError(f"{path}: the rebuilt {cfg.name!r} network differs from the file by {diff:.2e} "
+                             f"(> {PARITY_TOL}); fresh parameters: {fresh}")
+    return policy, {"source": str(path), "loaded": len(loaded), "fresh": fresh, "parity_max_abs_diff": diff,
+                    "metadata": meta}
+
+
+def checkpoint_from_onnx(path: str | Path) -> dict[str, Any]:
+    """A checkpoint dict (as ``read_checkpoint`` returns) rebuilt from an ONNX policy file, so that
+    ``train --init`` and ``bench latency --checkpoint`` accept a shipped model. Its dataset facts
+    and training command come from the file's metadata; ``fresh`` lists what was not recovered."""
+    policy, report = policy_from_onnx(path)
+    meta: PolicyMetadata = report.pop("metadata")
+    tr = meta.training
+    stats = NormStats(**{k: getattr(policy, k).numpy().copy() for k in _STAT_BUFFERS})
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "model": policy.state_dict(),
+        "vla_config": policy.cfg.to_dict(),
+        "stats": stats.to_dict(),
+        "step": int(tr.get("steps") or 0),
+        "loss": tr.get("final_loss"),
+        "argv": [],
+        "train_config": {"init": None},
+        "dataset": {
+            "robot": meta.robot, "joint_names": meta.joint_names, "action_dt": meta.action_dt,
+            "env_tasks": meta.tasks, "languages": meta.languages, "root": tr.get("dataset"),
+            "num_episodes": tr.get("episodes"), "num_frames": tr.get("frames"), "scene": tr.get("scene"),
+            "record_commands": tr.get("record_commands") or [],
+            "layouts": {"commands": tr.get("layouts_commands") or []},
+        },
+        "from_onnx": {**report, "training": json.loads(json.dumps(tr))},
+    }
+
+
+__all__ = ["checkpoint_from_onnx", "policy_from_onnx"]
