@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", default=None)
     p.add_argument("--poses-from", default=None,
                    help="dataset whose recorded joint states (gripper open) pose the arm in half the frames")
+    p.add_argument("--hover-fraction", type=float, default=0.0,
+                   help="share of frames with the open hand hovering over the named part at a random yaw (the "
+                        "wrist camera shows the part large and turned: grasp-yaw data)")
     p.add_argument("--json", default=None)
 
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         ds = open_dataset(args.poses_from)
         poses = ds.state[ds.state[:, 7] > 0.07]  # gripper open: approaching a part (or leaving a bin)
     res = record_layouts(args.task, args.count, args.out, seed=args.seed, languages=tuple(parse_languages(args.lang)),
-                         image_size=args.image_size, poses=poses, scene=args.scene,
+                         image_size=args.image_size, poses=poses, scene=args.scene, hover_fraction=args.hover_fraction,
                          command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     print(f"{args.out}: {res['count']} layouts in {res['seconds']:.0f} s; named part in view "
           f"(scene, wrist): {res['in_view'][0]:.0%}, {res['in_view'][1]:.0%}")

@@ -35,8 +35,14 @@ def _matrix(m: Any) -> np.ndarray:
 
 def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_000, languages: tuple[str, ...] = ("en", "ja"),
                    image_size: int = 128, poses: np.ndarray | None = None, pose_fraction: float = 0.5,
-                   scene: str | None = None, command: str | None = None) -> dict[str, Any]:
-    """Render ``count`` layouts (seeds ``seed``..) into ``out`` (.npz); returns a summary."""
+                   scene: str | None = None, command: str | None = None, hover_fraction: float = 0.0) -> dict[str, Any]:
+    """Render ``count`` layouts (seeds ``seed``..) into ``out`` (.npz); returns a summary.
+
+    ``hover_fraction`` of the frames pose the open hand over the named part, where an expert
+    starts its descent (``Expert.approach_height`` above the part's top, up to 1.5 cm off its
+    centre), at a yaw drawn uniformly over half a turn: the wrist camera then shows the part large
+    and turned by a known angle, which is what the grasp-yaw target needs to be learnt from (a
+    recorded pose shows a part the expert has already aligned to)."""
     import pybullet as p
 
     from jafm_robot.datasets.recording import make_env, scene_identity
@@ -47,9 +53,12 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
         raise ValueError(f"--count must be >= 1, got {count}")
     if poses is not None and (poses.ndim != 2 or poses.shape[1] != ACTION_DIM or not len(poses)):
         raise ValueError(f"poses must be a non-empty [N, {ACTION_DIM}] array of joint states, got {poses.shape}")
+    if not 0.0 <= hover_fraction <= 1.0:
+        raise ValueError(f"--hover-fraction must be in [0, 1], got {hover_fraction}")
     rng = np.random.default_rng([seed, 17])
     env = make_env(task, image_size, **({"scene": scene} if scene else {}))
     u = env.unwrapped
+    n_hover = 0
     n = int(count)
     images = np.zeros((n, image_size, image_size, 3), np.uint8)
     wrists = np.zeros_like(images)
@@ -68,6 +77,13 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
                 u.robot.reset_joints(q)
                 u.command(q)  # hold the pose (the motors' target), as a recorded frame would
                 obs = u.get_obs()
+            elif hover_fraction and rng.random() < hover_fraction / (1.0 - pose_fraction * (poses is not None)):
+                q = _hover_pose(u, rng)
+                if q is not None:
+                    u.robot.reset_joints(q)
+                    u.command(q)
+                    obs = u.get_obs()
+                    n_hover += 1
             pid = u.task.goal["part_id"]
             pos = np.asarray(p.getBasePositionAndOrientation(pid, physicsClientId=u.client)[0])
             wview = camera.wrist_view(u.client, u.robot.body_id, u._wrist_link, u.scene_config.wrist_camera)
@@ -84,12 +100,29 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"task": task, "count": n, "seed": seed, "languages": list(languages), "image_size": image_size,
-            "scene": ident, "posed": poses is not None, "command": command}
+            "scene": ident, "posed": poses is not None, "hover": n_hover, "command": command}
     tmp = out.with_name(out.name + ".tmp.npz")
     np.savez_compressed(tmp, image=images, wrist_image=wrists, state=states, instruction=instr, kp=kp,
                         kp_valid=kp_valid, aux=aux, aux_valid=aux_valid, meta=np.array(json.dumps(meta)))
     tmp.replace(out)
     return {**meta, "out": str(out), "in_view": kp_valid[:, :, 0].mean(0).tolist(), "seconds": time.perf_counter() - t0}
+
+
+def _hover_pose(u: Any, rng: np.random.Generator) -> np.ndarray | None:
+    """Joint state (gripper open) of a top-down hand hovering over the named part at a random yaw;
+    None where the iterated IK cannot reach it within tolerance."""
+    from jafm_robot.experts.base import Expert, _solver_for
+    from jafm_robot.experts.ik import top_down_quat
+
+    part = u.world.part(u.task.goal["part"])
+    pos = np.asarray(u.world.part_position(part), dtype=np.float64)
+    target = pos + np.array([*rng.uniform(-0.015, 0.015, 2), float(part.half_height) + Expert.approach_height])
+    ik = _solver_for(u.robot)
+    res = ik.solve(target, top_down_quat(float(rng.uniform(-np.pi / 2, np.pi / 2))), np.asarray(u.robot.cfg.home)[:7],
+                   max_iters=20)
+    if not res.ok:
+        return None
+    return np.append(res.q, u.robot.cfg.gripper_width_limit[1]).astype(np.float32)
 
 
 def aux_targets(aux: np.ndarray, aux_valid: np.ndarray, state: np.ndarray) -> np.ndarray:

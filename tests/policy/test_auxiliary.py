@@ -339,3 +339,26 @@ def test_keypoint_loss_does_not_depend_on_the_auxiliary_weight():
         total = lm(imgs, state, instr, actions, aux, aux_valid, kp, kp_valid)
     assert set(lm.terms) == {"action_loss", "kp_loss"}
     assert float(total) == pytest.approx(float(lm.terms["action_loss"] + 0.5 * lm.terms["kp_loss"]), rel=1e-5)
+
+
+def test_hover_layouts_show_the_named_part_under_the_open_hand_at_known_yaws(tmp_path):
+    """`layouts --hover-fraction 1`: every frame poses the open hand over the named part (the
+    wrist camera sees it near the image centre), at yaws spread over half a turn, so the grasp-yaw
+    targets in the hand frame vary from frame to frame instead of being those of an aligned hand."""
+    from jafm_robot.datasets.layouts import aux_targets, record_layouts
+
+    f = tmp_path / "hover.npz"
+    res = record_layouts("PickPlace", 8, f, seed=10001, image_size=IMG, hover_fraction=1.0)
+    assert res["hover"] >= 7 and res["in_view"][1] >= 7 / 8
+    z = np.load(f)
+    hand = np.array([panda_fk(s[:7]) for s in z["state"]])
+    centred = np.abs(z["kp"][:, 1, 0]).max(axis=1) < 0.6  # wrist-camera keypoint, in [-1, 1] image units
+    assert centred.sum() >= 7
+    assert (z["state"][:, 7] > 0.07).all()  # the fingers are open
+    over = np.linalg.norm(hand[:, :2] - z["aux"][:, :2], axis=1) < 0.03
+    assert over.sum() >= 7
+    yaw = aux_targets(z["aux"], z["aux_valid"], z["state"])[:, YAW]
+    defined = z["aux_valid"][:, YAW].sum(1) > 0
+    assert np.ptp(yaw[defined], axis=0).max() > 0.5  # the hand-frame yaw features differ between frames
+    with pytest.raises(ValueError, match="hover-fraction"):
+        record_layouts("PickPlace", 1, tmp_path / "x.npz", hover_fraction=1.5)
