@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(iteration 0 is always teacher-driven without --dataset-init)")
     p.add_argument("--beta-decay", type=float, default=0.5, help="beta_i = beta0 * beta_decay**i")
     p.add_argument("--student-init", default=None,
-                   help="a `jafm-robot train` checkpoint to start the student from (size, cameras, normalisation come with it)")
+                   help="a `jafm-robot train` checkpoint, or a shipped .onnx policy (rebuilt), to start the student "
+                        "from (size, cameras, normalisation come with it)")
     p.add_argument("--dataset-init", default=None, help="LeRobot v3 dataset to seed the buffer and pre-train the student")
     p.add_argument("--holdout-phrasings", type=int, default=1, help="instruction templates per task/language never trained on")
     p.add_argument("--eval-episodes", type=int, default=5, help="per task/language and phrasing split, each iteration (0 = off)")
