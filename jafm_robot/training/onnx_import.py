@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import warnings
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,24 @@ def _initializers(model: Any) -> dict[str, np.ndarray]:
     from onnx import numpy_helper
 
     return {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+
+def _resolver(model: Any) -> Any:
+    """name -> the constant array behind it (an initializer, or one seen through Identity nodes,
+    which the exporter inserts where it merged equal initializers), or None."""
+    inits = _initializers(model)
+    identity = {node.output[0]: node.input[0] for node in model.graph.node if node.op_type == "Identity"}
+
+    def value_of(name: str) -> np.ndarray | None:
+        for _ in range(8):
+            if name in inits:
+                return inits[name]
+            if name not in identity:
+                return None
+            name = identity[name]
+        return None
+
+    return value_of
 
 
 def _config_for(meta: PolicyMetadata, source: str) -> Any:
@@ -104,7 +123,7 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
     meta = PolicyMetadata.from_props({p.key: p.value for p in shipped.metadata_props}, str(path))
     cfg = _config_for(meta, str(path))
     opset = opset or (shipped.opset_import[0].version if shipped.opset_import else OPSET)
-    have = _initializers(shipped)
+    value_of = _resolver(shipped)
 
     gen = torch.Generator().manual_seed(0)
     probe_policy = VLAPolicy(cfg)
@@ -114,7 +133,16 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
         for name in _STAT_BUFFERS:  # the graph divides by the stds: keep them away from zero
             getattr(probe_policy, name).copy_(torch.rand(8, generator=gen) + 0.5)
     probe_state = {k: v for k, v in probe_policy.state_dict().items() if k.split(".")[-1] != "grid"}
-    probe_inits = _initializers(_export_bytes(probe_policy, opset))
+    probe_model = _export_bytes(probe_policy, opset)
+    probe_inits = _initializers(probe_model)
+    # where each probe initializer is read: (node name, input slot) is the same in every export of
+    # this network, while anonymous initializer names shift when the exporter merges equal values
+    readers: dict[str, tuple[str, int]] = {}
+    for node in probe_model.graph.node:
+        for k, name in enumerate(node.input):
+            if name in probe_inits and node.op_type != "Identity":
+                readers.setdefault(name, (node.name, k))
+    shipped_nodes = {node.name: node for node in shipped.graph.node}
 
     policy = VLAPolicy(cfg)
     state = policy.state_dict()
@@ -134,20 +162,23 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
             state[key] = t
             loaded[key] = onnx_name
 
-    for onnx_name, value in have.items():  # named parameters and buffers: as they are
-        key = onnx_name.removeprefix("policy.")
-        if onnx_name.startswith("policy.") and key in probe_state:
-            put(key, value, onnx_name)
+    for key in probe_state:  # named parameters and buffers: as they are
+        value = value_of(f"policy.{key}")
+        if value is not None:
+            put(key, value, f"policy.{key}")
     for onnx_name, probe_value in probe_inits.items():  # folded ones: found by the probe's values
         if onnx_name.startswith("policy."):
             continue
         hit = _match(probe_value, probe_state)
         if hit is None:
             continue  # a constant the exporter made (shapes, masks)
-        if onnx_name not in have:
-            raise ModelFileError(f"{path}: has no initializer {onnx_name!r}: not a {cfg.name!r} network "
-                                 "exported by this jafm_robot")
-        put(hit[0], have[onnx_name], onnx_name, hit[1], hit[2])
+        node_name, slot = readers.get(onnx_name, ("", 0))
+        node = shipped_nodes.get(node_name)
+        value = value_of(node.input[slot]) if node is not None and slot < len(node.input) else None
+        if value is None:
+            raise ModelFileError(f"{path}: no constant feeds {node_name or onnx_name!r}: not a {cfg.name!r} "
+                                 "network exported by this jafm_robot")
+        put(hit[0], value, f"{node_name}:{slot}", hit[1], hit[2])
     policy.load_state_dict(state)
     policy.eval()
     rows_of = {k.split("[")[0] for k in loaded if "[" in k}
@@ -183,7 +214,7 @@ def checkpoint_from_onnx(path: str | Path) -> dict[str, Any]:
         "stats": stats.to_dict(),
         "step": int(tr.get("steps") or 0),
         "loss": tr.get("final_loss"),
-        "argv": [],
+        "argv": shlex.split(str(tr.get("command") or "")),  # the run that made the file
         "train_config": {"init": None},
         "dataset": {
             "robot": meta.robot, "joint_names": meta.joint_names, "action_dt": meta.action_dt,

@@ -258,6 +258,19 @@ def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
     # provenance: the initial student's training command and the recordings behind it travel on
     assert log["student"]["init_command"] == "jafm-robot train --steps 7"
     assert ck["dataset"]["record_commands"] == ["jafm-robot record --task Reach"]
+    # a shipped .onnx policy starts a student too: its weights rebuilt, its training command kept
+    from jafm_robot.training.export import export_onnx
+
+    onx = tmp_path / "bc.onnx"
+    export_onnx(pt, onx)
+    out3 = tmp_path / "run3"
+    argv3 = [*_base_argv(out3), "--iterations", "1", "--eval-episodes", "0", "--steps-per-iter", "0",
+             "--beta0", "0", "--student-init", str(onx), "--no-export"]
+    assert distill.run(_args(*argv3)) == 0
+    ck3 = torch.load(out3 / "checkpoints" / "last.pt", weights_only=False)
+    assert torch.equal(ck3["model"]["head.weight"], model.state_dict()["head.weight"])
+    assert np.allclose(ck3["stats"]["state_mean"], 0.123)
+    assert json.loads((out3 / "distill_log.json").read_text())["student"]["init_command"] == "jafm-robot train --steps 7"
     wrong = [*_base_argv(tmp_path / "run2"), "--image-size", str(IMG * 2), "--student-init", str(pt), "--no-export"]
     with pytest.raises(ValueError, match="do not match"):
         distill.run(_args(*wrong))

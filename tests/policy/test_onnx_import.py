@@ -91,3 +91,25 @@ def test_shipped_policy_rebuilds_within_parity():
     # only the training-only auxiliary head (and unused absolute-action stats) are not in the graph
     assert set(report["fresh"]) <= {"aux_head.weight", "aux_head.bias", "action_mean", "action_std"}
     assert policy.num_parameters() > 100_000
+
+
+def test_a_file_whose_equal_weights_the_exporter_merged_rebuilds_too(tmp_path):
+    """A freshly initialised network has many equal tensors (every norm's weight is ones): the
+    exporter merges them behind Identity nodes and numbers its anonymous constants differently
+    from the probe's; the rebuild follows the graph's structure, not those names."""
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.training.trainer import policy_stats
+
+    torch.manual_seed(1)
+    model = VLAPolicy(get_config("student", image_size=64))
+    pt = tmp_path / "fresh.pt"
+    save_checkpoint(pt, {"step": 0, "model": model.state_dict(), "vla_config": model.cfg.to_dict(),
+                         "stats": policy_stats(model), "dataset": {}})
+    export_onnx(pt, tmp_path / "fresh.onnx")
+    policy, report = policy_from_onnx(tmp_path / "fresh.onnx")
+    got = policy.state_dict()
+    for name, p in model.named_parameters():
+        if not name.startswith("aux_head"):
+            assert torch.equal(got[name], p.detach()), name
+    assert set(report["fresh"]) <= {"aux_head.weight", "aux_head.bias", "action_mean", "action_std"}
