@@ -113,6 +113,19 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
     return chain[::-1]
 
 
+def export_graph(policy: VLAPolicy, feeds: dict[str, np.ndarray], f: Any, opset: int = OPSET) -> None:
+    """The one exporter call (to a path or a file object): ``export_onnx`` writes policy files with
+    it, and ``onnx_import`` exports its probe network with it, so both graphs fold alike."""
+    names = onnx_input_order(policy.cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            OnnxVLA(policy).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), f, input_names=names,
+            output_names=["actions"], dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}},
+            opset_version=opset, do_constant_folding=True, dynamo=False,
+        )
+
+
 def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, command: list[str] | None = None,
                 parity_batch: int = 2) -> dict[str, Any]:
     """Write ``out`` (.onnx) and its card ``out.json``; returns the card. Raises if parity fails."""
@@ -127,16 +140,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
     meta = build_metadata(ckpt, policy)
     names = onnx_input_order(policy.cfg)
     feeds = example_inputs(policy, parity_batch)
-    args = tuple(torch.from_numpy(feeds[n]) for n in names)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            OnnxVLA(policy).eval(), args, str(tmp), input_names=names, output_names=["actions"],
-            dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}}, opset_version=opset,
-            do_constant_folding=True, dynamo=False,
-        )
+    export_graph(policy, feeds, str(tmp), opset)
     model = onnx.load(str(tmp))
     # The tracer can leave the chunk axis symbolic (the student slices its query tokens off a
     # longer sequence); the contract says [B, chunk_len, 8], and the runtime checks it.

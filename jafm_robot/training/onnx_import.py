@@ -8,9 +8,11 @@ How: the exporter (``training.export``) keeps most parameters under their own na
 folding turns some into anonymous initializers (a linear layer's weight becomes a transposed
 ``onnx::MatMul_N``, a GroupNorm's affine a ``[C, 1, 1]`` ``onnx::Mul_N``, a row of ``type_emb`` an
 ``onnx::Add_N``). Rather than guessing those names, we *probe*: give every parameter of a fresh
-network of the same configuration distinct random values, export that with the same exporter,
-and find each initializer's source by its values (as is, transposed, or reshaped). The shipped
-file's initializer of the same name then fills that parameter. Parameters the graph does not use
+network of the same configuration distinct random values, export that with the same exporter
+call (``training.export.export_graph``), and find each initializer's source by its values (as
+is, transposed, or one row). The constant that the same node reads at the same input slot in the
+shipped file then fills that parameter (followed through Identity nodes: the exporter merges
+equal weights, and its anonymous names then shift). Parameters the graph does not use
 (the training-only auxiliary head) keep a fresh initialisation and are listed in the result, and
 the rebuilt network must reproduce the file's outputs (``PARITY_TOL``) or loading fails.
 """
@@ -18,9 +20,7 @@ the rebuilt network must reproduce the file's outputs (``PARITY_TOL``) or loadin
 from __future__ import annotations
 
 import io
-import json
 import shlex
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +28,21 @@ import numpy as np
 import torch
 
 from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
-from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, onnx_input_order
+from jafm_robot.policies.vla.modeling_vla import VLAPolicy, onnx_input_order
 from jafm_robot.policies.vla.processor_vla import NormStats
-from jafm_robot.runtime.metadata import BATCH_AXIS, ModelFileError, PolicyMetadata
+from jafm_robot.runtime.metadata import ModelFileError, PolicyMetadata
 from jafm_robot.training.checkpoint import CHECKPOINT_FORMAT
+from jafm_robot.training.export import OPSET, PARITY_TOL, example_inputs, export_graph, torch_predict
 
-PARITY_TOL = 1e-4
 #: normalisation buffers the graph reads (action_mean/std are unused when predicting offsets)
 _STAT_BUFFERS = ("state_mean", "state_std", "delta_mean", "delta_std", "action_mean", "action_std")
 
 
-def _export_bytes(policy: VLAPolicy, opset: int) -> Any:
-    """The same export call as ``training.export.export_onnx``, to memory."""
+def _export_to_memory(policy: VLAPolicy, opset: int) -> Any:
     import onnx
 
-    from jafm_robot.training.export import example_inputs
-
-    names = onnx_input_order(policy.cfg)
-    feeds = example_inputs(policy, 1)
     buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            OnnxVLA(policy).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), buf, input_names=names,
-            output_names=["actions"], dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}},
-            opset_version=opset, do_constant_folding=True, dynamo=False,
-        )
+    export_graph(policy, example_inputs(policy, 1), buf, opset)
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -113,8 +102,6 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
     import onnx
     import onnxruntime as ort
 
-    from jafm_robot.training.export import OPSET, example_inputs, torch_predict
-
     path = Path(path)
     try:
         shipped = onnx.load(str(path))
@@ -133,7 +120,7 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
         for name in _STAT_BUFFERS:  # the graph divides by the stds: keep them away from zero
             getattr(probe_policy, name).copy_(torch.rand(8, generator=gen) + 0.5)
     probe_state = {k: v for k, v in probe_policy.state_dict().items() if k.split(".")[-1] != "grid"}
-    probe_model = _export_bytes(probe_policy, opset)
+    probe_model = _export_to_memory(probe_policy, opset)
     probe_inits = _initializers(probe_model)
     # where each probe initializer is read: (node name, input slot) is the same in every export of
     # this network, while anonymous initializer names shift when the exporter merges equal values
@@ -201,7 +188,7 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
 
 def checkpoint_from_onnx(path: str | Path) -> dict[str, Any]:
     """A checkpoint dict (as ``read_checkpoint`` returns) rebuilt from an ONNX policy file, so that
-    ``train --init`` and ``bench latency --checkpoint`` accept a shipped model. Its dataset facts
+    ``train --init``, ``distill --student-init`` and ``bench latency`` accept a shipped model. Its dataset facts
     and training command come from the file's metadata; ``fresh`` lists what was not recovered."""
     policy, report = policy_from_onnx(path)
     meta: PolicyMetadata = report.pop("metadata")
@@ -223,7 +210,7 @@ def checkpoint_from_onnx(path: str | Path) -> dict[str, Any]:
             "record_commands": tr.get("record_commands") or [],
             "layouts": {"commands": tr.get("layouts_commands") or []},
         },
-        "from_onnx": {**report, "training": json.loads(json.dumps(tr))},
+        "from_onnx": {**report, "training": tr},
     }
 
 
