@@ -53,8 +53,10 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
         raise ValueError(f"--count must be >= 1, got {count}")
     if poses is not None and (poses.ndim != 2 or poses.shape[1] != ACTION_DIM or not len(poses)):
         raise ValueError(f"poses must be a non-empty [N, {ACTION_DIM}] array of joint states, got {poses.shape}")
-    if not 0.0 <= hover_fraction <= 1.0:
-        raise ValueError(f"--hover-fraction must be in [0, 1], got {hover_fraction}")
+    posed_share = pose_fraction if poses is not None else 0.0
+    if not 0.0 <= hover_fraction <= 1.0 - posed_share:
+        raise ValueError(f"--hover-fraction must be in [0, {1.0 - posed_share:g}] (the frames not posed from recorded "
+                         f"states), got {hover_fraction}")
     rng = np.random.default_rng([seed, 17])
     env = make_env(task, image_size, **({"scene": scene} if scene else {}))
     u = env.unwrapped
@@ -72,18 +74,16 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     try:
         for i in range(n):
             obs, _ = env.reset(seed=seed + i, options={"language": languages[i % len(languages)]})
+            q = None
             if poses is not None and rng.random() < pose_fraction:
                 q = poses[int(rng.integers(len(poses)))]
+            elif hover_fraction and rng.random() < hover_fraction / (1.0 - posed_share):
+                q = _hover_pose(u, rng)
+                n_hover += int(q is not None)
+            if q is not None:
                 u.robot.reset_joints(q)
                 u.command(q)  # hold the pose (the motors' target), as a recorded frame would
                 obs = u.get_obs()
-            elif hover_fraction and rng.random() < hover_fraction / (1.0 - pose_fraction * (poses is not None)):
-                q = _hover_pose(u, rng)
-                if q is not None:
-                    u.robot.reset_joints(q)
-                    u.command(q)
-                    obs = u.get_obs()
-                    n_hover += 1
             pid = u.task.goal["part_id"]
             pos = np.asarray(p.getBasePositionAndOrientation(pid, physicsClientId=u.client)[0])
             wview = camera.wrist_view(u.client, u.robot.body_id, u._wrist_link, u.scene_config.wrist_camera)

@@ -362,3 +362,5 @@ def test_hover_layouts_show_the_named_part_under_the_open_hand_at_known_yaws(tmp
     assert np.ptp(yaw[defined], axis=0).max() > 0.5  # the hand-frame yaw features differ between frames
     with pytest.raises(ValueError, match="hover-fraction"):
         record_layouts("PickPlace", 1, tmp_path / "x.npz", hover_fraction=1.5)
+    with pytest.raises(ValueError, match="not posed"):  # half the frames already come from recorded poses
+        record_layouts("PickPlace", 1, tmp_path / "x.npz", poses=HOME[None].astype(np.float32), hover_fraction=0.8)
