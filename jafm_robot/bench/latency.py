@@ -12,8 +12,9 @@ checks included); the torch side is ``VLAPolicy.forward`` under ``inference_mode
 from the same NumPy observation.
 
 ``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file, whose
-torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither, ``--config SIZE`` benches a freshly
-initialised network of that size (latency does not depend on the weights' values).
+torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither,
+``--config SIZE`` benches a freshly initialised network of that size (latency does not depend on
+the weights' values).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ HELP = "policy latency at batch 1: ONNX Runtime (CPU, optional CUDA/TensorRT) vs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", default=None, help=".pt checkpoint, or .onnx (then --checkpoint gives the torch twin)")
+    p.add_argument("--policy", default=None, help=".pt checkpoint, or .onnx (its torch twin: --checkpoint, else rebuilt from the file)")
     p.add_argument("--checkpoint", default=None, help="torch checkpoint matching an .onnx --policy (default: rebuilt from the .onnx file)")
     p.add_argument("--config", default="small", help="size to bench when no --policy is given")
     p.add_argument("--providers", default="cpu", help="comma list of cpu, cuda, tensorrt (unavailable ones are reported, not run)")
