@@ -25,6 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--align-above", action="store_true",
                    help="turn the wrist to a cube's faces only once the hand hovers over the cube, where the wrist "
                         "camera shows it (default: turn on the way there)")
+    p.add_argument("--miss-first-grasp", default=None, metavar="MIN,MAX",
+                   help="aim each episode's first grasp MIN..MAX cm off the part in a random direction, so the "
+                        "expert misses, lifts, opens and grasps again: demonstrations of recovering from a missed "
+                        "grasp; the deliberate miss is marked in the episodes table and left out of training")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -38,6 +42,13 @@ def run(args: argparse.Namespace) -> int:
 
     check_task(args.task)
     langs = parse_languages(args.lang)
+    miss = None
+    if args.miss_first_grasp is not None:
+        try:
+            lo, hi = (float(v) for v in args.miss_first_grasp.split(","))
+        except ValueError:
+            raise SystemExit(f"--miss-first-grasp takes MIN,MAX in centimetres (e.g. 2,3.5), got {args.miss_first_grasp!r}") from None
+        miss = (lo, hi)
     bar = progress(total=args.episodes, desc=f"record {args.task}")
     last = [0]
 
@@ -49,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
                  keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
                  grasp_hold_steps=args.grasp_hold, approach_yaw_noise_deg=args.approach_yaw_noise,
-                 align_above=args.align_above,
+                 align_above=args.align_above, miss_first_grasp_cm=miss,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "

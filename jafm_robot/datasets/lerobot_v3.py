@@ -188,6 +188,9 @@ class Episode:
     env_task: str = ""
     seed: int = -1
     success: bool = False
+    #: [from, to) action indices a trainer must not imitate (a deliberate miss in a recovery
+    #: demonstration, ``Expert.first_grasp_miss``); None = all of them
+    skip_actions: tuple[int, int] | None = None
 
 
 def scene_label(scene: dict[str, Any]) -> str:
@@ -375,8 +378,15 @@ class LeRobotV3Writer:
         for key, st in ep_stats.items():
             for m, v in st.items():
                 row[f"stats/{key}/{m}"] = np.asarray(v).reshape(-1).tolist()
+        skip = (-1, -1) if ep.skip_actions is None else tuple(int(v) for v in ep.skip_actions)
+        if ep.skip_actions is not None and not 0 <= skip[0] <= skip[1] <= n:
+            raise ValueError(f"episode skip_actions {ep.skip_actions} must lie within its {n} actions")
         row.update({"language": ep.language, "env_task": ep.env_task, "seed": int(ep.seed), "success": bool(ep.success),
+                    "skip_actions_from": skip[0], "skip_actions_to": skip[1],
                     "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
+        for r in self._episodes_rows:  # rows of a dataset recorded before the column existed
+            r.setdefault("skip_actions_from", -1)
+            r.setdefault("skip_actions_to", -1)
         rows = [*self._episodes_rows, row]
         _atomic_write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0), pa.Table.from_pylist(rows))
 

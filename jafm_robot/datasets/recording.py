@@ -89,7 +89,7 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
     """One expert episode as an :class:`Episode` (not yet written) and the final info dict. With
     ``noise`` the env executes the noisy action while the episode records the expert's."""
     obs, info = env.reset(seed=seed, options={"language": language})
-    expert.reset()
+    expert.reset(seed=seed)
     if noise is not None:
         noise.reset(seed)
         low, high = env.action_space.low, env.action_space.high
@@ -114,6 +114,7 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
         language=str(info.get("language", language)),
         seed=int(seed),
         success=bool(info.get("is_success", False)),
+        skip_actions=getattr(expert, "unimitated", None),
     )
     return ep, info
 
@@ -144,13 +145,16 @@ def record(
     grasp_hold_steps: int = 0,
     approach_yaw_noise_deg: float = 0.0,
     align_above: bool = False,
+    miss_first_grasp_cm: tuple[float, float] | None = None,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
     ``Expert.square_grasp_offset``); ``grasp_hold_steps`` pauses the closed hand before each lift
     (``Expert.grasp_hold_steps``); ``approach_yaw_noise_deg`` > 0 executes the expert's approach
     with a wrist-yaw offset it is not told of (:class:`ApproachYawNoise`); ``align_above`` turns
-    the wrist to a cube's faces only over the cube (``Expert.align_above_square``)."""
+    the wrist to a cube's faces only over the cube (``Expert.align_above_square``);
+    ``miss_first_grasp_cm`` (min, max) aims each episode's first grasp that far off the part and
+    demonstrates the recovery (``Expert.first_grasp_miss``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
@@ -158,6 +162,10 @@ def record(
     if grasp_hold_steps < 0:
         raise ValueError(f"--grasp-hold must be >= 0 steps, got {grasp_hold_steps}")
     noise = ApproachYawNoise(approach_yaw_noise_deg) if approach_yaw_noise_deg else None
+    if miss_first_grasp_cm is not None:
+        lo, hi = (float(v) for v in miss_first_grasp_cm)
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi <= 10.0):
+            raise ValueError(f"--miss-first-grasp must be MIN,MAX centimetres with 0 < MIN <= MAX <= 10, got {miss_first_grasp_cm}")
     env = make_env(task, image_size)
     try:
         fps = round(1.0 / env_action_dt(env))
@@ -171,6 +179,8 @@ def record(
         expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
         expert.grasp_hold_steps = int(grasp_hold_steps)
         expert.align_above_square = bool(align_above)
+        if miss_first_grasp_cm is not None:
+            expert.first_grasp_miss = (lo / 100.0, hi / 100.0)
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:

@@ -102,6 +102,14 @@ class Expert:
     #: at 0-10 deg to 58 % at 40-45 deg of needed turn). Turning over the part puts the turn where
     #: the wrist camera shows the cube large (``record --align-above``).
     align_above_square = False
+    #: aim the first grasp of an episode this far off the part (metres, drawn in ``(min, max)``,
+    #: in a direction drawn at random; None = never). Cloned policies fail by closing 2-3 cm off a
+    #: part and then do not know what to do, because no demonstration shows a grasp that missed.
+    #: With this the expert misses, lifts, sees an empty hand, opens and grasps again: a
+    #: demonstration of the recovery. Its deliberately wrong actions (the first approach, descent
+    #: and close) are reported in :attr:`unimitated` so training can leave them out
+    #: (``record --miss-first-grasp``).
+    first_grasp_miss: tuple[float, float] | None = None
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -114,10 +122,14 @@ class Expert:
         self.steps = 0
         self.phase = "idle"
         self.attempts = 0
+        self._rng = np.random.default_rng(0)
+        self._miss_pending = False
+        self.unimitated: tuple[int, int] | None = None
 
     # -- public API ---------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Start the script from the arm's current state (call after ``env.reset``)."""
+    def reset(self, seed: int | None = None) -> None:
+        """Start the script from the arm's current state (call after ``env.reset``). ``seed`` (the
+        episode's) seeds the expert's own random choices (:attr:`first_grasp_miss`)."""
         self.robot = self.u.robot
         self.world = self.u.world
         self.task = self.u.task
@@ -134,6 +146,9 @@ class Expert:
         self.steps = 0
         self.attempts = 0
         self.phase = "start"
+        self._rng = np.random.default_rng([0 if seed is None else int(seed), 0x3155])
+        self._miss_pending = self.first_grasp_miss is not None
+        self.unimitated = None  # [from, to) action indices not to imitate (see first_grasp_miss)
         self.table_z = float(getattr(self.world, "table_height", 0.0))
         self._max_dq = self.cfg.velocity_limit * self.dt * self.velocity_fraction
         self._max_dw = self.cfg.gripper_velocity_limit * self.dt
@@ -349,14 +364,20 @@ class Expert:
             self.attempts += 1
             self.phase = "approach"
 
-            def where(t: float = 0.0) -> np.ndarray:
-                return lead(t) if lead is not None else self.pose(part)[0]
-
             # lift first if we are low (never drag across the table); from up there the probe
             # rays of grasp_yaw cannot hit the arm itself
             ee, _ = self.ee()
             if ee[2] < self.table_z + self.carry_height - 0.03:
                 yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
+            miss, miss_from = np.zeros(3), self.steps
+            if self._miss_pending:
+                lo, hi = self.first_grasp_miss
+                ang, r = self._rng.uniform(0.0, 2 * np.pi), self._rng.uniform(lo, hi)
+                miss[:2] = r * np.cos(ang), r * np.sin(ang)
+
+            def where(t: float = 0.0, miss: np.ndarray = miss) -> np.ndarray:
+                return (lead(t) if lead is not None else self.pose(part)[0]) + miss
+
             cands = self.grasp_yaw_candidates(part)
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
@@ -394,6 +415,9 @@ class Expert:
                 travel = max(0.0, self.width - self.grasp_width(part, yaw0) + 0.01)
                 settle = int(np.ceil(travel / self._max_dw)) + 1 + int(self.grasp_hold_steps)
                 yield from self.gripper(0.0, settle_steps=settle, max_rate=1.0)
+            if self._miss_pending:  # the deliberate miss ends with its close
+                self._miss_pending = False
+                self.unimitated = (miss_from, self.steps)
             self.phase = "lift"
             ee, _ = self.ee()
             held_yaw = self.ee_yaw_unwrapped()  # from here on the part turns with the hand: fixed yaw

@@ -28,13 +28,27 @@ OPEN_ABOVE = 0.03  # gripper target (m) above which a closed hand is releasing
 
 
 def grasp_release(grip: np.ndarray) -> tuple[int, int] | None:
-    """(close, release) frame of one episode's gripper targets, or None without both events."""
-    closing = np.flatnonzero(grip < CLOSE_BELOW)
-    if not len(closing):
-        return None
-    c = int(closing[0])
-    opening = np.flatnonzero(grip[c:] > OPEN_ABOVE)
-    return None if not len(opening) else (c, c + int(opening[0]))
+    """(close, release) frame of the grasp that carried the part: the *last* close that a release
+    follows, or None without such a pair. An episode with a missed grasp closes, opens again to
+    retry and closes once more; the first close is where the part was not, so the pick point (and
+    the carried keypoint) come from the last pair."""
+    closed = np.flatnonzero(grip < CLOSE_BELOW)
+    opened = np.flatnonzero(grip > OPEN_ABOVE)
+    pair, i = None, 0
+    while True:
+        c = closed[closed >= i]
+        if not len(c):
+            return pair
+        o = opened[opened > c[0]]
+        if not len(o):
+            return pair
+        pair, i = (int(c[0]), int(o[0])), int(o[0])
+
+
+def first_close(grip: np.ndarray) -> int | None:
+    """The first frame whose gripper target closes, or None."""
+    closed = np.flatnonzero(grip < CLOSE_BELOW)
+    return int(closed[0]) if len(closed) else None
 
 
 def grasp_symmetry(kind: str, size: tuple[float, ...] | np.ndarray) -> int:
@@ -120,7 +134,9 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
         valid[rows, :6] = 1.0
         if part_yaw is not None:
             f, v = yaw_features(float(part_yaw[e, 0]), int(part_yaw[e, 1]))
-            before = rows[: c + 1]  # after the close the part turns with the hand
+            # after the first close the part turns with the hand, or a missed grasp may have
+            # nudged it: its yaw at the start is known only until then
+            before = rows[: first_close(action[rows, 7]) + 1]
             out[before, YAW] = in_hand_frame(np.tile(f, (len(before), 1)), hand_yaw(state[before, :7])) * v
             valid[before, YAW] = v
     return out, valid

@@ -55,8 +55,29 @@ def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
         aux_valid=aux_valid,
         kp=cat([b.kp, layouts.kp[idx]]),
         kp_valid=cat([b.kp_valid, layouts.kp_valid[idx]]),
-        act_valid=cat([np.ones(n, np.float32), np.zeros(m, np.float32)]),
+        act_valid=cat([np.ones(n, np.float32) if b.act_valid is None else b.act_valid, np.zeros(m, np.float32)]),
     )
+
+
+def imitation_mask(episode_index: np.ndarray, episodes: list[dict], chunk_len: int) -> np.ndarray | None:
+    """float32 [N]: 0 for frames whose action chunk reaches into an episode's skipped actions
+    (``skip_actions_from``..``skip_actions_to`` in the episodes table: a deliberate miss in a
+    recovery demonstration, which the student must not learn to make), 1 elsewhere; None when no
+    episode skips any. ``episodes`` are indexed by the values of ``episode_index``."""
+    ep = np.asarray(episode_index)
+    mask = np.ones(len(ep), np.float32)
+    starts = np.searchsorted(ep, np.arange(len(episodes)))  # frames are stored episode after episode
+    skipped = False
+    for e, row in enumerate(episodes):
+        a, b = (row.get(k) for k in ("skip_actions_from", "skip_actions_to"))
+        a, b = -1 if a is None else int(a), -1 if b is None else int(b)
+        if a < 0 or b <= a:
+            continue
+        # frame t's chunk holds actions t..t+chunk_len-1: it reaches [a, b) from t = a-chunk_len+1
+        lo, hi = starts[e] + max(0, a - chunk_len + 1), starts[e] + b
+        mask[lo:hi] = np.where(ep[lo:hi] == e, 0.0, mask[lo:hi])
+        skipped = True
+    return mask if skipped else None
 
 
 class ChunkSamples:
@@ -72,6 +93,7 @@ class ChunkSamples:
         self.state = ds.state
         self.action = ds.action
         self.chunk_idx = chunk_indices(ds.episode_index, chunk_len)
+        self.act_valid = imitation_mask(ds.episode_index, ds.episodes, chunk_len)
         self.instr_table = np.stack([encode_instruction(t) for t in ds.tasks])
         self.task_index = ds.task_index
         self.aux: np.ndarray | None = None
@@ -131,4 +153,5 @@ class ChunkSamples:
             aux_valid=None if self.aux_valid is None else self.aux_valid[idx],
             kp=None if self.kp is None else self.kp[idx],
             kp_valid=None if self.kp_valid is None else self.kp_valid[idx],
+            act_valid=None if self.act_valid is None else self.act_valid[idx],
         )

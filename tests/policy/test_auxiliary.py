@@ -15,7 +15,9 @@ from jafm_robot.runtime.kinematics import panda_fk
 from jafm_robot.training.auxiliary import (
     AUX_DIM,
     YAW,
+    first_close,
     grasp_place_targets,
+    grasp_release,
     grasp_symmetry,
     hand_yaw,
     in_hand_frame,
@@ -364,3 +366,21 @@ def test_hover_layouts_show_the_named_part_under_the_open_hand_at_known_yaws(tmp
         record_layouts("PickPlace", 1, tmp_path / "x.npz", hover_fraction=1.5)
     with pytest.raises(ValueError, match="not posed"):  # half the frames already come from recorded poses
         record_layouts("PickPlace", 1, tmp_path / "x.npz", poses=HOME[None].astype(np.float32), hover_fraction=0.8)
+
+
+def test_a_missed_grasp_does_not_move_the_pick_point():
+    """An episode that closes beside the part, opens, and closes again on it (a recovery
+    demonstration): the pick and place points are the last close and the release after it, and the
+    part's yaw is known only until the first close."""
+    ep = _pick_place_episode(3, 24)
+    grip = np.full(24, 0.08, np.float32)
+    grip[4:7] = 0.0  # the miss
+    grip[7:9] = (0.02, 0.05)  # opening again
+    grip[12:20] = 0.0  # the grasp that carries the part
+    ep.action[:, 7] = grip
+    assert grasp_release(grip) == (12, 20) and first_close(grip) == 4
+    assert grasp_release(np.r_[grip[:12], np.zeros(4, np.float32)]) == (4, 8)  # the last pair that has a release (> OPEN_ABOVE at 8)
+    aux, valid = grasp_place_targets(ep.state, ep.action, np.zeros(24, int), np.array([[0.3, 2]]))
+    np.testing.assert_allclose(aux[0, :3], panda_fk(ep.state[12, :7]), atol=1e-6)
+    np.testing.assert_allclose(aux[0, 3:6], panda_fk(ep.state[20, :7]), atol=1e-6)
+    assert valid[:5, YAW].all() and not valid[5:, YAW].any()

@@ -207,3 +207,45 @@ def test_several_datasets_train_as_one(tmp_path):
     LeRobotV3Writer(tmp_path / "d", fps=5, image_size=IMG).add_episode(synthetic_episode(0, 9))
     with pytest.raises(DatasetError, match="fps 10 vs 5"):
         open_dataset(f"{tmp_path / 'c'},{tmp_path / 'd'}")
+
+
+def test_skipped_actions_are_stored_and_left_out_of_the_action_loss(tmp_path):
+    """An episode's ``skip_actions`` (a deliberate miss in a recovery demonstration) is kept in the
+    episodes table, also when appended to a dataset recorded without the column, and masks every
+    frame whose action chunk reaches into it, only in that episode and also across a
+    ConcatDataset; layout frames appended to such a batch stay masked too."""
+    from jafm_robot.datasets.concat import open_dataset
+    from jafm_robot.training.data import Batch, ChunkSamples, append_layouts, imitation_mask
+
+    write_synthetic(tmp_path / "a", 2)  # 12 + 13 frames, nothing skipped
+    w = LeRobotV3Writer(tmp_path / "a", fps=10, image_size=IMG)
+    ep = synthetic_episode(5, 15, "ja")
+    ep.skip_actions = (6, 9)
+    w.add_episode(ep)
+    ds = LeRobotV3Dataset(tmp_path / "a")
+    assert [(r["skip_actions_from"], r["skip_actions_to"]) for r in ds.episodes] == [(-1, -1), (-1, -1), (6, 9)]
+    s = ChunkSamples(ds, ["image"], 4)
+    mask = s.act_valid
+    assert mask is not None and mask[:25].all()
+    # chunks of frames 3..8 hold one of actions 6..8; frame 9's chunk starts after them
+    np.testing.assert_array_equal(np.flatnonzero(mask == 0), 25 + np.arange(3, 9))
+    np.testing.assert_array_equal(s.batch(np.array([0, 28, 34])).act_valid, [1, 0, 1])
+    # in a concatenation the mask follows its episode
+    write_synthetic(tmp_path / "b", 1, start_seed=20)
+    cat = open_dataset(f"{tmp_path / 'b'},{tmp_path / 'a'}")
+    np.testing.assert_array_equal(np.flatnonzero(imitation_mask(cat.episode_index, cat.episodes, 4) == 0), 12 + 25 + np.arange(3, 9))
+    assert imitation_mask(LeRobotV3Dataset(tmp_path / "b").episode_index, LeRobotV3Dataset(tmp_path / "b").episodes, 4) is None
+
+    from types import SimpleNamespace
+
+    layouts = SimpleNamespace(state=np.zeros((2, 8), np.float32), images={"image": np.zeros((2, IMG, IMG, 3), np.uint8)},
+                              instruction=np.zeros((2, 128), np.uint8), kp=np.zeros((2, 1, 2, 2), np.float32),
+                              kp_valid=np.ones((2, 1, 2), np.float32))  # the LayoutSamples fields append_layouts reads
+    b = s.batch(np.array([28, 34]))
+    b = Batch(images=b.images, state=b.state, instruction=b.instruction, actions=b.actions, kp=np.zeros((2, 1, 2, 2), np.float32),
+              kp_valid=np.ones((2, 1, 2), np.float32), act_valid=b.act_valid)
+    np.testing.assert_array_equal(append_layouts(b, layouts, np.array([0, 1])).act_valid, [0, 1, 0, 0])
+    bad = synthetic_episode(6, 10)
+    bad.skip_actions = (4, 11)
+    with pytest.raises(ValueError, match="skip_actions"):
+        w.add_episode(bad)

@@ -441,3 +441,40 @@ def test_align_above_turns_the_wrist_over_the_cube_not_on_the_way() -> None:
         assert np.ptp(ee[aligning], axis=0).max() < 0.005  # ... with the hand still
     finally:
         env.close()
+
+
+def test_first_grasp_miss_demonstrates_a_recovery() -> None:
+    """``first_grasp_miss`` (``record --miss-first-grasp``): the first grasp closes 2-3.5 cm off the
+    part, the empty hand lifts, opens and grasps again, and the pick succeeds; the deliberate miss
+    (approach to close) is reported as the action range not to imitate, and the same seed gives the
+    same miss."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        runs = []
+        for _ in range(2):
+            expert = make_expert(env)
+            expert.first_grasp_miss = (0.02, 0.035)
+            env.reset(seed=9302, options={"language": "en"})
+            part = u.world.part(u.task.goal["part"])
+            expert.reset(seed=9302)
+            phases, off = [], []
+            for _ in range(env.spec.max_episode_steps):
+                a = expert.act()
+                phases.append(expert.phase)
+                off.append(np.linalg.norm(np.asarray(u.robot.ee_pose()[0][:2]) - np.asarray(expert.pose(part)[0][:2])))
+                _, _, term, trunc, _ = env.step(a)
+                if term or trunc:
+                    break
+            assert u.task.is_success()
+            runs.append((expert.unimitated, expert.attempts, phases, off))
+        (a, b), attempts, phases, off = runs[0]
+        assert runs[1][0] == (a, b)  # seeded: the same miss again
+        assert attempts == 2  # missed once, then grasped
+        assert 0 <= a < b and phases[b - 1] == "close" and phases[b] == "lift"  # the range ends with the close
+        assert off[phases.index("close")] > 0.015  # the fingers started closing beside the part ...
+        assert "retry" in phases[b:]  # ... and the demonstration goes on to the recovery
+        closes = [i for i in range(b, len(phases)) if phases[i] == "close"]
+        assert closes and off[closes[-1]] < 0.012  # the second grasp is on the part
+    finally:
+        env.close()
