@@ -369,11 +369,7 @@ class Expert:
             ee, _ = self.ee()
             if ee[2] < self.table_z + self.carry_height - 0.03:
                 yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
-            miss, miss_from = np.zeros(3), self.steps
-            if self._miss_pending:
-                lo, hi = self.first_grasp_miss
-                ang, r = self._rng.uniform(0.0, 2 * np.pi), self._rng.uniform(lo, hi)
-                miss[:2] = r * np.cos(ang), r * np.sin(ang)
+            miss, miss_from = np.zeros(3), self.steps  # where() reads it: filled in place below
 
             def where(t: float = 0.0, miss: np.ndarray = miss) -> np.ndarray:
                 return (lead(t) if lead is not None else self.pose(part)[0]) + miss
@@ -382,6 +378,14 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
+            if self._miss_pending:
+                # off along the hand's x axis (+-20 deg), across the fingers' closing line (the
+                # hand's y at ``yaw0``): the fingers close beside the part. Off along the closing
+                # line they would push it between them and still grasp it.
+                lo, hi = self.first_grasp_miss
+                ang = yaw0 + self._rng.choice([0.0, np.pi]) + self._rng.uniform(-1.0, 1.0) * np.radians(20.0)
+                r = self._rng.uniform(lo, hi)
+                miss[:2] = r * np.cos(ang), r * np.sin(ang)
             yaw = self.yaw_follower(part, yaw0, lead_t=2 * self.dt)
             top = float(where()[2]) + float(part.half_height)
 
@@ -430,11 +434,14 @@ class Expert:
                 if self.holding(part):
                     self.grasped = True
                     return
-            # missed: open, back off upwards, and try again from the part's new pose
+            # missed: back off upwards with the (empty) hand still closed, open up there, and
+            # try again from the part's new pose. Opening first, low beside the part, would put
+            # an open hand just above a part (where every approach descends) into a
+            # demonstration that goes up: a policy cloned from both hovers there.
             self.phase = "retry"
-            yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=1)
             ee, _ = self.ee()
             yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), held_yaw)
+            yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=1)
 
     def _close_tracking(
         self, target: Callable[[], np.ndarray], yaw: Callable[[], float], part_width: float

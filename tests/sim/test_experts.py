@@ -458,22 +458,26 @@ def test_first_grasp_miss_demonstrates_a_recovery() -> None:
             env.reset(seed=9302, options={"language": "en"})
             part = u.world.part(u.task.goal["part"])
             expert.reset(seed=9302)
-            phases, off = [], []
+            phases, off, grip, z = [], [], [], []
             for _ in range(env.spec.max_episode_steps):
                 a = expert.act()
                 phases.append(expert.phase)
+                grip.append(float(a[7]))
+                z.append(float(u.robot.ee_pose()[0][2]))
                 off.append(np.linalg.norm(np.asarray(u.robot.ee_pose()[0][:2]) - np.asarray(expert.pose(part)[0][:2])))
                 _, _, term, trunc, _ = env.step(a)
                 if term or trunc:
                     break
             assert u.task.is_success()
-            runs.append((expert.unimitated, expert.attempts, phases, off))
-        (a, b), attempts, phases, off = runs[0]
+            runs.append((expert.unimitated, expert.attempts, phases, off, grip, z, expert.table_z + expert.carry_height))
+        (a, b), attempts, phases, off, grip, z, carry_z = runs[0]
         assert runs[1][0] == (a, b)  # seeded: the same miss again
         assert attempts == 2  # missed once, then grasped
         assert 0 <= a < b and phases[b - 1] == "close" and phases[b] == "lift"  # the range ends with the close
         assert off[phases.index("close")] > 0.015  # the fingers started closing beside the part ...
-        assert "retry" in phases[b:]  # ... and the demonstration goes on to the recovery
+        assert "retry" in phases[b:]  # ... and the demonstration goes on to the recovery:
+        opens = next(i for i in range(b, len(grip)) if grip[i] > 0.03)
+        assert phases[opens] == "retry" and z[opens] > carry_z - 0.02  # the empty hand opens only once up high
         closes = [i for i in range(b, len(phases)) if phases[i] == "close"]
         assert closes and off[closes[-1]] < 0.012  # the second grasp is on the part
     finally:
