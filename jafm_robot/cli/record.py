@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             lo, hi = (float(v) for v in args.miss_first_grasp.split(","))
         except ValueError:
-            raise SystemExit(f"--miss-first-grasp takes MIN,MAX in centimetres (e.g. 2,3.5), got {args.miss_first_grasp!r}") from None
+            raise ValueError(f"--miss-first-grasp takes MIN,MAX in centimetres (e.g. 2,3.5), got {args.miss_first_grasp!r}") from None
         miss = (lo, hi)
     bar = progress(total=args.episodes, desc=f"record {args.task}")
     last = [0]
