@@ -29,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="aim each episode's first grasp MIN..MAX cm off the part in a random direction, so the "
                         "expert misses, lifts, opens and grasps again: demonstrations of recovering from a missed "
                         "grasp; the deliberate miss is marked in the episodes table and left out of training")
+    p.add_argument("--turn-first-grasp", default=None, metavar="MIN,MAX",
+                   help="turn each episode's first grasp MIN..MAX degrees off the part's grasp yaw (blocks and cubes), "
+                        "so the fingers stall on its corners and the expert lifts anyway (and recovers if it slips); "
+                        "the turned approach is marked and left out of training like --miss-first-grasp")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -42,13 +46,18 @@ def run(args: argparse.Namespace) -> int:
 
     check_task(args.task)
     langs = parse_languages(args.lang)
-    miss = None
-    if args.miss_first_grasp is not None:
+
+    def pair(option: str, value: str | None, example: str) -> tuple[float, float] | None:
+        if value is None:
+            return None
         try:
-            lo, hi = (float(v) for v in args.miss_first_grasp.split(","))
+            lo, hi = (float(v) for v in value.split(","))
         except ValueError:
-            raise ValueError(f"--miss-first-grasp takes MIN,MAX in centimetres (e.g. 2,3.5), got {args.miss_first_grasp!r}") from None
-        miss = (lo, hi)
+            raise ValueError(f"{option} takes MIN,MAX (e.g. {example}), got {value!r}") from None
+        return lo, hi
+
+    miss = pair("--miss-first-grasp", args.miss_first_grasp, "2,3.5")
+    turn = pair("--turn-first-grasp", args.turn_first_grasp, "20,40")
     bar = progress(total=args.episodes, desc=f"record {args.task}")
     last = [0]
 
@@ -60,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
                  keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
                  grasp_hold_steps=args.grasp_hold, approach_yaw_noise_deg=args.approach_yaw_noise,
-                 align_above=args.align_above, miss_first_grasp_cm=miss,
+                 align_above=args.align_above, miss_first_grasp_cm=miss, turn_first_grasp_deg=turn,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "

@@ -84,6 +84,16 @@ class ApproachYawNoise:
         return np.clip(out, low, high).astype(np.float32)
 
 
+def _range(option: str, value: tuple[float, float] | None, unit: str, most: float) -> tuple[float, float] | None:
+    """A MIN,MAX pair checked as 0 < MIN <= MAX <= ``most``, or None; ``ValueError`` naming ``option``."""
+    if value is None:
+        return None
+    lo, hi = (float(v) for v in value)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi <= most):
+        raise ValueError(f"{option} must be MIN,MAX {unit} with 0 < MIN <= MAX <= {most:g}, got {value}")
+    return lo, hi
+
+
 def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | None = None,
                        noise: ApproachYawNoise | None = None) -> tuple[Episode, dict]:
     """One expert episode as an :class:`Episode` (not yet written) and the final info dict. With
@@ -146,6 +156,7 @@ def record(
     approach_yaw_noise_deg: float = 0.0,
     align_above: bool = False,
     miss_first_grasp_cm: tuple[float, float] | None = None,
+    turn_first_grasp_deg: tuple[float, float] | None = None,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
@@ -154,7 +165,9 @@ def record(
     with a wrist-yaw offset it is not told of (:class:`ApproachYawNoise`); ``align_above`` turns
     the wrist to a cube's faces only over the cube (``Expert.align_above_square``);
     ``miss_first_grasp_cm`` (min, max) aims each episode's first grasp that far off the part and
-    demonstrates the recovery (``Expert.first_grasp_miss``)."""
+    demonstrates the recovery (``Expert.first_grasp_miss``); ``turn_first_grasp_deg`` (min, max)
+    turns it that far off the part's grasp yaw, so the fingers stall on its corners and the
+    expert lifts anyway (``Expert.first_grasp_turn``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
@@ -162,10 +175,8 @@ def record(
     if grasp_hold_steps < 0:
         raise ValueError(f"--grasp-hold must be >= 0 steps, got {grasp_hold_steps}")
     noise = ApproachYawNoise(approach_yaw_noise_deg) if approach_yaw_noise_deg else None
-    if miss_first_grasp_cm is not None:
-        lo, hi = (float(v) for v in miss_first_grasp_cm)
-        if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 < lo <= hi <= 10.0):
-            raise ValueError(f"--miss-first-grasp must be MIN,MAX centimetres with 0 < MIN <= MAX <= 10, got {miss_first_grasp_cm}")
+    miss = _range("--miss-first-grasp", miss_first_grasp_cm, "centimetres", 10.0)
+    turn = _range("--turn-first-grasp", turn_first_grasp_deg, "degrees", 45.0)
     env = make_env(task, image_size)
     try:
         fps = round(1.0 / env_action_dt(env))
@@ -179,8 +190,10 @@ def record(
         expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
         expert.grasp_hold_steps = int(grasp_hold_steps)
         expert.align_above_square = bool(align_above)
-        if miss_first_grasp_cm is not None:
-            expert.first_grasp_miss = (lo / 100.0, hi / 100.0)
+        if miss is not None:
+            expert.first_grasp_miss = (miss[0] / 100.0, miss[1] / 100.0)
+        if turn is not None:
+            expert.first_grasp_turn = (float(np.radians(turn[0])), float(np.radians(turn[1])))
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:

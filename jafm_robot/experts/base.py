@@ -110,6 +110,13 @@ class Expert:
     #: and close) are reported in :attr:`unimitated` so training can leave them out
     #: (``record --miss-first-grasp``).
     first_grasp_miss: tuple[float, float] | None = None
+    #: turn the first grasp of an episode this far off the part's grasp yaw (radians, drawn in
+    #: ``(min, max)``, either sign; parts with a yaw only, not cylinders). The fingers then stall
+    #: on the part's corners at a width no aligned grasp shows, which is where cloned policies
+    #: wait forever instead of lifting; the demonstration lifts anyway (and, if the part slips,
+    #: recovers). The turned approach and close are reported in :attr:`unimitated` like a miss
+    #: (``record --turn-first-grasp``).
+    first_grasp_turn: tuple[float, float] | None = None
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -147,7 +154,7 @@ class Expert:
         self.attempts = 0
         self.phase = "start"
         self._rng = np.random.default_rng([0 if seed is None else int(seed), 0x3155])
-        self._miss_pending = self.first_grasp_miss is not None
+        self._miss_pending = self.first_grasp_miss is not None or self.first_grasp_turn is not None
         self.unimitated = None  # [from, to) action indices not to imitate (see first_grasp_miss)
         self.table_z = float(getattr(self.world, "table_height", 0.0))
         self._max_dq = self.cfg.velocity_limit * self.dt * self.velocity_fraction
@@ -378,7 +385,13 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
-            if self._miss_pending:
+            if self._miss_pending and self.first_grasp_turn is not None:
+                if part.shape == "cylinder":  # no yaw to get wrong: a plain grasp
+                    self._miss_pending = self.first_grasp_miss is not None
+                else:
+                    lo, hi = self.first_grasp_turn
+                    yaw0 += self._rng.choice([-1.0, 1.0]) * self._rng.uniform(lo, hi)
+            if self._miss_pending and self.first_grasp_miss is not None:
                 # off along the hand's x axis (+-20 deg), across the fingers' closing line (the
                 # hand's y at ``yaw0``): the fingers close beside the part. Off along the closing
                 # line they would push it between them and still grasp it.

@@ -482,3 +482,41 @@ def test_first_grasp_miss_demonstrates_a_recovery() -> None:
         assert closes and off[closes[-1]] < 0.012  # the second grasp is on the part
     finally:
         env.close()
+
+
+def test_first_grasp_turn_stalls_the_fingers_and_lifts_anyway() -> None:
+    """``first_grasp_turn`` (``record --turn-first-grasp``): the first grasp of a block is turned
+    20-40 deg off its grasp yaw, the fingers stall on its corners wider than the block's narrow
+    side, and the expert lifts and delivers it all the same; the turned approach and close are
+    the range not to imitate. A cylinder has no yaw to get wrong: its grasp stays plain."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        expert = make_expert(env)
+        expert.first_grasp_turn = (np.radians(20.0), np.radians(40.0))
+        env.reset(seed=21015, options={"language": "ja"})
+        part = u.world.part(u.task.goal["part"])
+        assert part.shape == "block"
+        expert.reset(seed=21015)
+        phases, width = [], []
+        for _ in range(env.spec.max_episode_steps):
+            a = expert.act()
+            phases.append(expert.phase)
+            _, _, term, trunc, _ = env.step(a)
+            width.append(float(u.robot.state()[7]))
+            if term or trunc:
+                break
+        assert u.task.is_success() and expert.unimitated is not None
+        a, b = expert.unimitated
+        assert phases[b - 1] == "close" and phases[b] == "lift" and expert.attempts == 1
+        assert width[b - 1] > min(part.size[:2]) + 0.005  # stalled on the corners, not across the narrow side
+        env.reset(seed=21002, options={"language": "en"})  # a cylinder
+        assert u.world.part(u.task.goal["part"]).shape == "cylinder"
+        expert.reset(seed=21002)
+        for _ in range(env.spec.max_episode_steps):
+            _, _, term, trunc, _ = env.step(expert.act())
+            if term or trunc:
+                break
+        assert u.task.is_success() and expert.unimitated is None
+    finally:
+        env.close()
