@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="turn the wrist to a cube's faces only once the hand hovers over the cube, where the wrist "
                         "camera shows it (default: turn on the way there)")
     p.add_argument("--miss-first-grasp", default=None, metavar="MIN,MAX",
-                   help="aim each episode's first grasp MIN..MAX cm off the part in a random direction, so the "
+                   help="aim each episode's first grasp MIN..MAX cm off the part, to a random side of the fingers' "
+                        "closing line, so the "
                         "expert misses, lifts, opens and grasps again: demonstrations of recovering from a missed "
                         "grasp; the deliberate miss is marked in the episodes table and left out of training")
     p.add_argument("--turn-first-grasp", default=None, metavar="MIN,MAX",

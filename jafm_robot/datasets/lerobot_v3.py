@@ -188,8 +188,8 @@ class Episode:
     env_task: str = ""
     seed: int = -1
     success: bool = False
-    #: [from, to) action indices a trainer must not imitate (a deliberate miss in a recovery
-    #: demonstration, ``Expert.first_grasp_miss``); None = all of them
+    #: [from, to) action indices a trainer must not imitate (the deliberate miss or turned grasp of
+    #: a recovery demonstration, ``Expert.unimitated``); None = imitate all of them
     skip_actions: tuple[int, int] | None = None
 
 
@@ -286,6 +286,9 @@ class LeRobotV3Writer:
         if len(rows) != n_ep:
             raise DatasetError(f"{self.root / 'meta' / 'episodes'}: holds {len(rows)} episodes, info.json says {n_ep}")
         self._episodes_rows = sorted(rows, key=lambda r: r["episode_index"])
+        for r in self._episodes_rows:  # a dataset recorded before these columns existed skips nothing
+            r.setdefault("skip_actions_from", -1)
+            r.setdefault("skip_actions_to", -1)
         self._tasks = _read_tasks(self.root / "meta" / "tasks.parquet") if n_ep else []
         self._tasks = self._tasks[: int(self.info["total_tasks"])]
         if self._episodes_rows:
@@ -384,9 +387,6 @@ class LeRobotV3Writer:
         row.update({"language": ep.language, "env_task": ep.env_task, "seed": int(ep.seed), "success": bool(ep.success),
                     "skip_actions_from": skip[0], "skip_actions_to": skip[1],
                     "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
-        for r in self._episodes_rows:  # rows of a dataset recorded before the column existed
-            r.setdefault("skip_actions_from", -1)
-            r.setdefault("skip_actions_to", -1)
         rows = [*self._episodes_rows, row]
         _atomic_write_parquet(self.root / EPISODES_PATH.format(chunk_index=0, file_index=0), pa.Table.from_pylist(rows))
 

@@ -103,8 +103,9 @@ class Expert:
     #: the wrist camera shows the cube large (``record --align-above``).
     align_above_square = False
     #: aim the first grasp of an episode this far off the part (metres, drawn in ``(min, max)``,
-    #: across the fingers' closing line, side and +-20 deg drawn at random; None = never). Cloned policies fail by closing 2-3 cm off a
-    #: part and then do not know what to do, because no demonstration shows a grasp that missed.
+    #: across the fingers' closing line, side and +-20 deg drawn at random; None = never).
+    #: Cloned policies fail by closing 2-3 cm off a part and then do not know what to do,
+    #: because no demonstration shows a grasp that missed.
     #: With this the expert misses, lifts, sees an empty hand, opens and grasps again: a
     #: demonstration of the recovery. Its deliberately wrong actions (the first approach, descent
     #: and close) are reported in :attr:`unimitated` so training can leave them out

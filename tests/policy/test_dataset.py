@@ -218,6 +218,10 @@ def test_skipped_actions_are_stored_and_left_out_of_the_action_loss(tmp_path):
     from jafm_robot.training.data import Batch, ChunkSamples, append_layouts, imitation_mask
 
     write_synthetic(tmp_path / "a", 2)  # 12 + 13 frames, nothing skipped
+    episodes = tmp_path / "a/meta/episodes/chunk-000/file-000.parquet"
+    table = pq.read_table(episodes)  # as recorded before the skip columns existed
+    pq.write_table(table.drop_columns(["skip_actions_from", "skip_actions_to"]), episodes)
+    assert all("skip_actions_from" not in r for r in LeRobotV3Dataset(tmp_path / "a").episodes)
     w = LeRobotV3Writer(tmp_path / "a", fps=10, image_size=IMG)
     ep = synthetic_episode(5, 15, "ja")
     ep.skip_actions = (6, 9)
