@@ -9,7 +9,9 @@ pool), which on 2 cores slowed torch eager from ~4.4 to ~8.3 ms p50: a ratio mea
 flatters ONNX Runtime, so it is not the default.
 The ORT side goes through the runtime's ``PolicyEngine.infer`` (what the control loop calls, input
 checks included); the torch side is ``VLAPolicy.forward`` under ``inference_mode`` on tensors made
-from the same NumPy observation.
+from the same NumPy observation, of the module the export traces: a network with affine norms
+(``vision.norm``) is timed with them folded into its convs, as its ONNX file has them, and also as
+trained (``torch_eager_cpu_unfolded``, for reference).
 
 ``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file, whose
 torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither,
@@ -72,7 +74,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
     import torch
 
     from jafm_robot.policies.vla.configuration_vla import get_config
-    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy, fold_affine_norms
     from jafm_robot.runtime.engine import PolicyEngine, physical_cores
     from jafm_robot.training.checkpoint import policy_from_checkpoint, save_checkpoint
     from jafm_robot.training.export import example_inputs, export_onnx
@@ -105,16 +107,22 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
         obs = {k: v[0] for k, v in feeds.items()}
         results: dict[str, Any] = {}
 
-        def torch_call() -> np.ndarray:
+        def torch_call(net: VLAPolicy) -> np.ndarray:
             with torch.inference_mode():
-                images = {c: torch.from_numpy(obs[c][None]) for c in model.cfg.cameras}
-                return model(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+                images = {c: torch.from_numpy(obs[c][None]) for c in net.cfg.cameras}
+                return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+
+        # the baseline is the module the export traces: affine norms folded into their convs, as in
+        # the ONNX file; the network as trained (norm layers apart) is timed too, for reference
+        folded = fold_affine_norms(model)
 
         available = ort.get_available_providers()
         skipped = {}
         want_map = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-        ref = torch_call()[0]
-        subjects: dict[str, Any] = {"torch_eager_cpu": torch_call}
+        ref = torch_call(folded)[0]
+        subjects: dict[str, Any] = {"torch_eager_cpu": lambda: torch_call(folded)}
+        if folded is not model:
+            subjects["torch_eager_cpu_unfolded"] = lambda: torch_call(model)
         extra: dict[str, dict[str, Any]] = {}
         for prov in providers:
             if prov not in want_map:
@@ -132,6 +140,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             "policy": policy or f"random {config}",
             "parameters": model.num_parameters(),
             "size": model.cfg.name,
+            "vision_norm": model.cfg.vision.norm,
             "cameras": list(model.cfg.cameras),
             "image_size": model.cfg.image_size,
             "threads": n_threads,

@@ -48,6 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames-cache", default=None,
                    help="decode camera frames into .npy files in this folder (read through the OS page cache) "
                         "instead of process memory: for datasets whose frames outgrow RAM")
+    p.add_argument("--norm", default=None, choices=["group", "affine"],
+                   help="encoder norm layers (default: as --config or the --init checkpoint has them). affine: a "
+                        "per-channel scale and shift that the export folds into each conv (faster in ONNX Runtime); "
+                        "a GroupNorm network is converted, calibrated on --norm-calib-frames training frames")
+    p.add_argument("--norm-calib-frames", type=int, default=256, help="frames that calibrate the --norm affine conversion")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
 
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
         init=args.init, fresh_warmup=args.fresh_warmup, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
         layouts=args.layouts, layout_fraction=args.layout_fraction, frames_cache=args.frames_cache,
+        norm=args.norm, norm_calib_frames=args.norm_calib_frames,
     )
     summary = train(cfg, argv=["jafm-robot", *sys.argv[1:]] if sys.argv else None)
     import os

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
-from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, onnx_input_order
+from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, fold_affine_norms, onnx_input_order
 from jafm_robot.runtime.metadata import BATCH_AXIS, PolicyMetadata, card_path, sha256_file
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint
 
@@ -69,6 +69,8 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
         training={
             "policy": "vla",
             "size": policy.cfg.name,
+            # what the named size does not say, and onnx_import needs to rebuild the network
+            "vision_norm": policy.cfg.vision.norm,
             "parameters": policy.num_parameters(),
             "steps": int(ckpt.get("step", 0)),
             "final_loss": ckpt.get("loss"),
@@ -115,12 +117,13 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
 
 def export_graph(policy: VLAPolicy, feeds: dict[str, np.ndarray], f: Any, opset: int = OPSET) -> None:
     """The one exporter call (to a path or a file object): ``export_onnx`` writes policy files with
-    it, and ``onnx_import`` exports its probe network with it, so both graphs fold alike."""
+    it, and ``onnx_import`` exports its probe network with it, so both graphs fold alike. Affine
+    norms are merged into their convs first (:func:`fold_affine_norms`)."""
     names = onnx_input_order(policy.cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            OnnxVLA(policy).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), f, input_names=names,
+            OnnxVLA(fold_affine_norms(policy)).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), f, input_names=names,
             output_names=["actions"], dynamic_axes={**{n: {0: BATCH_AXIS} for n in names}, "actions": {0: BATCH_AXIS}},
             opset_version=opset, do_constant_folding=True, dynamo=False,
         )

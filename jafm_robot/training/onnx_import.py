@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import io
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
-from jafm_robot.policies.vla.modeling_vla import VLAPolicy, onnx_input_order
+from jafm_robot.policies.vla.configuration_vla import NORMS, SIZES, get_config
+from jafm_robot.policies.vla.modeling_vla import ChannelAffine, VLAPolicy, onnx_input_order
 from jafm_robot.policies.vla.processor_vla import NormStats
 from jafm_robot.runtime.metadata import ModelFileError, PolicyMetadata
 from jafm_robot.training.checkpoint import CHECKPOINT_FORMAT
@@ -75,7 +76,17 @@ def _config_for(meta: PolicyMetadata, source: str) -> Any:
     if size not in SIZES:
         raise ModelFileError(f"{source}: training.size {size!r} is not a known VLA size ({', '.join(SIZES)}); "
                              "cannot rebuild its network")
-    return get_config(size, cameras=tuple(meta.cameras), chunk_len=meta.chunk_len, image_size=meta.image_size)
+    norm = str(meta.training.get("vision_norm") or "group")  # files from before the option: GroupNorm
+    if norm not in NORMS:
+        raise ModelFileError(f"{source}: training.vision_norm {norm!r} is not one of {', '.join(NORMS)}")
+    cfg = get_config(size, cameras=tuple(meta.cameras), chunk_len=meta.chunk_len, image_size=meta.image_size)
+    return cfg.with_(vision=replace(cfg.vision, norm=norm))
+
+
+def _affine_keys(policy: VLAPolicy) -> list[str]:
+    """State keys of the :class:`ChannelAffine` norms, which the export folds into their convs:
+    the rebuilt network keeps them at identity (scale 1, shift 0) and the convs carry them."""
+    return [f"{name}.{p}" for name, m in policy.named_modules() if isinstance(m, ChannelAffine) for p in ("weight", "bias")]
 
 
 def _match(value: np.ndarray, probe: dict[str, torch.Tensor]) -> tuple[str, str, int] | None:
@@ -119,6 +130,9 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
             t.copy_(torch.randn(t.shape, generator=gen))
         for name in _STAT_BUFFERS:  # the graph divides by the stds: keep them away from zero
             getattr(probe_policy, name).copy_(torch.rand(8, generator=gen) + 0.5)
+        affine = _affine_keys(probe_policy)
+        for key in affine:  # identity, so each folded conv keeps the probe's own values
+            probe_policy.get_parameter(key).fill_(1.0 if key.endswith("weight") else 0.0)
     probe_state = {k: v for k, v in probe_policy.state_dict().items() if k.split(".")[-1] != "grid"}
     probe_model = _export_to_memory(probe_policy, opset)
     probe_inits = _initializers(probe_model)
@@ -169,7 +183,7 @@ def policy_from_onnx(path: str | Path, opset: int | None = None) -> tuple[VLAPol
     policy.load_state_dict(state)
     policy.eval()
     rows_of = {k.split("[")[0] for k in loaded if "[" in k}
-    fresh = sorted(k for k in probe_state if k not in loaded and k not in rows_of)
+    fresh = sorted(k for k in probe_state if k not in loaded and k not in rows_of and k not in affine)
     for k in rows_of:  # a row-wise parameter must be complete
         missing = [i for i in range(state[k].shape[0]) if f"{k}[{i}]" not in loaded]
         if missing:

@@ -25,7 +25,7 @@ from torch import nn
 
 from jafm_robot.datasets.concat import ConcatDataset, open_dataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
-from jafm_robot.policies.vla.configuration_vla import get_config
+from jafm_robot.policies.vla.configuration_vla import NORMS, get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import compute_stats
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
@@ -71,6 +71,11 @@ class TrainConfig:
     # decoded camera frames to .npy files here (read through the page cache) instead of process
     # memory: for datasets whose frames outgrow RAM (LeRobotV3Dataset.frames_array)
     frames_cache: str | None = None
+    # the encoder's norm layers: None = as the config (or the --init checkpoint) has them; "affine"
+    # converts a GroupNorm encoder, calibrated on ``norm_calib_frames`` training frames
+    # (training.norm_conversion), so the export folds each norm into its conv
+    norm: str | None = None
+    norm_calib_frames: int = 256
 
 
 class _LossModule(nn.Module):
@@ -209,6 +214,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         raise ValueError(f"unknown --log {cfg.log!r}; choose csv or tensorboard")
     if cfg.steps < 1 or cfg.batch_size < 1:
         raise ValueError("--steps and --batch-size must be >= 1")
+    if cfg.norm is not None and cfg.norm not in NORMS:
+        raise ValueError(f"unknown --norm {cfg.norm!r}; choose one of {', '.join(NORMS)}")
     out = Path(cfg.out)
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.pt"
@@ -248,11 +255,26 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
         policy = VLAPolicy(vcfg, stats)
         start_step = 0
-    fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or []) if resume_ckpt is None else set()
-    frozen = [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
     vcfg = policy.cfg
     aux_stats: dict[str, list[float]] | None = None
     samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
+    norm_report: dict[str, Any] | None = None
+    if cfg.norm is not None and cfg.norm != vcfg.vision.norm:
+        if cfg.norm != "affine" or resume_ckpt is not None:
+            raise ValueError(f"--norm {cfg.norm}: this run's encoder has {vcfg.vision.norm!r} norms; only a GroupNorm "
+                             "encoder converts, to affine, at the start of a run")
+        from jafm_robot.training.norm_conversion import affine_from_group_norms
+
+        # the same frames on every DDP rank (seeded by --seed alone), so every rank converts alike
+        calib = samples.batch(np.random.default_rng(cfg.seed).choice(len(samples), min(cfg.norm_calib_frames, len(samples)),
+                                                                     replace=False))
+        policy, norm_report = affine_from_group_norms(
+            policy, {c: torch.from_numpy(v) for c, v in calib.images.items()}, torch.from_numpy(calib.instruction))
+        vcfg = policy.cfg
+        if rank == 0:
+            print(f"--norm affine: calibrated on {norm_report['frames']} frames, mean R^2 {norm_report['r2_mean']:.3f}")
+    fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or []) if resume_ckpt is None else set()
+    frozen = [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
     if vcfg.aux_dim:
         from jafm_robot.training.auxiliary import AUX_DIM
 
@@ -320,7 +342,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             with open(log_path, "w", newline="") as f:
                 csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s", *LOSS_TERMS])
         (out / "train_config.json").write_text(json.dumps({**asdict(cfg), "argv": argv, "world_size": world,
-                                                            "vla_config": vcfg.to_dict(), "dataset": facts}, indent=2, ensure_ascii=False))
+                                                            "vla_config": vcfg.to_dict(), "dataset": facts,
+                                                            "norm_conversion": norm_report}, indent=2, ensure_ascii=False))
         if cfg.log == "tensorboard":
             from torch.utils.tensorboard import SummaryWriter
 
@@ -340,6 +363,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             "loss": last_loss,
             # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
             "aux_stats": aux_stats,
+            "norm_conversion": norm_report,
         }
         save_checkpoint(last, payload)
         save_checkpoint(ckpt_dir / f"step_{step:06d}.pt", payload)
@@ -407,7 +431,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return {"step": final_step, "loss": last_loss, "checkpoint": str(last), "world_size": world,
-            "parameters": policy.num_parameters(), "elapsed_s": time.perf_counter() - t0}
+            "parameters": policy.num_parameters(), "elapsed_s": time.perf_counter() - t0, "norm_conversion": norm_report}
 
 
 def policy_stats(policy: VLAPolicy) -> dict[str, list[float]]:

@@ -11,6 +11,9 @@ from typing import Any
 
 from jafm_robot.contract import DEFAULT_CHUNK_LEN, DEFAULT_IMAGE_SIZE, INSTRUCTION_LEN
 
+#: the encoder's norm layers (``VisionConfig.norm``)
+NORMS = ("group", "affine")
+
 
 @dataclass(frozen=True)
 class VisionConfig:
@@ -38,6 +41,14 @@ class VisionConfig:
     # stage's resolution. Telling a 6-px cube from a 6-px cylinder of the same colour takes more
     # than one nonlinearity per scale: with depth 1 the named part was never localised.
     depth: int = 1
+    # The norm after each conv. "group": GroupNorm (4 groups), which normalises each image by its
+    # own statistics and trains robustly from scratch. "affine": a learned per-channel scale and
+    # shift with no statistics of the input, which the export folds into the conv before it, so
+    # ONNX Runtime runs the conv alone (GroupNorm costs it about a fifth of the student's latency:
+    # an InstanceNormalization plus layout reorders around every conv). A trained "group" encoder
+    # becomes "affine" by calibration (``train --init CKPT --norm affine``,
+    # :mod:`jafm_robot.training.norm_conversion`).
+    norm: str = "group"
 
     @property
     def downsample(self) -> int:
@@ -84,6 +95,8 @@ class VLAConfig:
             raise ValueError(f"cameras must be a non-empty subset of image, wrist_image; got {self.cameras}")
         if self.chunk_len < 1 or self.n_layers < 1:
             raise ValueError("chunk_len and n_layers must be >= 1")
+        if self.vision.norm not in NORMS:
+            raise ValueError(f"vision.norm must be one of {', '.join(NORMS)}; got {self.vision.norm!r}")
         ds = self.vision.downsample
         if self.image_size % ds or (self.image_size // ds) % self.vision.token_grid:
             raise ValueError(

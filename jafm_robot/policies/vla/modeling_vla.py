@@ -56,13 +56,36 @@ class SpatialSoftmax(nn.Module):
         return (xy, logits) if return_logits else xy
 
 
-class ResConv(nn.Module):
-    """x + relu(GN(conv3x3(x))): an extra nonlinearity at a stage's resolution."""
+class ChannelAffine(nn.Module):
+    """Per-channel ``x * weight + bias`` after a conv: ``vision.norm = "affine"``.
+
+    It reads no statistics of its input, so it is a linear map on each channel that
+    :func:`fold_affine_norms` merges into the conv before it: the exported graph is the conv alone.
+    The parameter names equal GroupNorm's, so a GroupNorm checkpoint loads into it as is (and is
+    then calibrated: :mod:`jafm_robot.training.norm_conversion`).
+    """
 
     def __init__(self, c: int) -> None:
         super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+def make_norm(norm: str, c: int) -> nn.Module:
+    """The norm layer after a ``c``-channel conv (``VisionConfig.norm``)."""
+    return nn.GroupNorm(min(4, c), c) if norm == "group" else ChannelAffine(c)
+
+
+class ResConv(nn.Module):
+    """x + relu(norm(conv3x3(x))): an extra nonlinearity at a stage's resolution."""
+
+    def __init__(self, c: int, norm: str = "group") -> None:
+        super().__init__()
         self.conv = nn.Conv2d(c, c, 3, padding=1)
-        self.norm = nn.GroupNorm(min(4, c), c)
+        self.norm = make_norm(norm, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + F.relu(self.norm(self.conv(x)))
@@ -87,8 +110,8 @@ class CameraEncoder(nn.Module):
                 conv = nn.Conv2d(c_in, c, s, stride=s)
             else:
                 conv = nn.Conv2d(c_in, c, 3, stride=2, padding=1)
-            self.blocks.append(nn.Sequential(conv, nn.GroupNorm(min(4, c), c)))
-            self.res.append(nn.ModuleList(ResConv(c) for _ in range(cfg.vision.depth - 1)))
+            self.blocks.append(nn.Sequential(conv, make_norm(cfg.vision.norm, c)))
+            self.res.append(nn.ModuleList(ResConv(c, cfg.vision.norm) for _ in range(cfg.vision.depth - 1)))
             if self.films is not None:
                 self.films.append(FiLM(cfg.d_model, c))
             c_in = c
@@ -99,6 +122,14 @@ class CameraEncoder(nn.Module):
         self.keypoints = SpatialSoftmax(c_in, k, self.feat, self.feat) if k else None
         self.kp_proj = nn.Linear(2, cfg.d_model) if k else None
         self.pos = nn.Parameter(torch.randn(1, self.grid * self.grid + k, cfg.d_model) * 0.02)
+
+    def conv_norm_pairs(self) -> list[tuple[nn.Conv2d, nn.Module]]:
+        """Every (conv, the norm right after it), in forward order."""
+        pairs: list[tuple[nn.Conv2d, nn.Module]] = []
+        for blk, res in zip(self.blocks, self.res, strict=True):
+            pairs.append((blk[0], blk[1]))
+            pairs.extend((r.conv, r.norm) for r in res)
+        return pairs
 
     def forward(self, image_u8: torch.Tensor, cond: torch.Tensor | None = None,
                 kp_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -289,6 +320,28 @@ class VLAPolicy(nn.Module):
 
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
         return self.denormalize_actions(self.predict_normalized(images, state, instruction), state)
+
+
+def fold_affine_norms(policy: VLAPolicy) -> VLAPolicy:
+    """A copy of ``policy`` whose :class:`ChannelAffine` norms are merged into the convs before
+    them (weight * scale, bias * scale + shift) and replaced by identities: the same function, and
+    what the export writes, so that ONNX Runtime runs each conv with nothing after it. A policy with
+    GroupNorm comes back as it is (not copied)."""
+    import copy
+
+    if policy.cfg.vision.norm != "affine":
+        return policy
+    out = copy.deepcopy(policy)
+    with torch.no_grad():
+        for cam in out.cameras.values():
+            for conv, norm in cam.conv_norm_pairs():
+                conv.weight.mul_(norm.weight[:, None, None, None])
+                conv.bias.mul_(norm.weight).add_(norm.bias)
+            for blk, res in zip(cam.blocks, cam.res, strict=True):
+                blk[1] = nn.Identity()
+                for r in res:
+                    r.norm = nn.Identity()
+    return out
 
 
 class OnnxVLA(nn.Module):
