@@ -12,12 +12,7 @@ for cam in f.cameras.values():
 feeds = example_inputs(model, batch=1); names = onnx_input_order(model.cfg); obs = {k: v[0] for k, v in feeds.items()}
 torch.onnx.export(OnnxVLA(f).eval(), tuple(torch.from_numpy(feeds[n]) for n in names), "/tmp/mixed.onnx", input_names=names,
     output_names=["actions"], dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}}, opset_version=17, dynamo=False)
-def tm(fn, n=500):
-    for _ in range(50): fn()
-    a = []
-    for _ in range(n):
-        t0 = time.perf_counter(); fn(); a.append(time.perf_counter() - t0)
-    return round(np.percentile(a, 50) * 1e3, 3)
+from p50 import tm  # noqa: E402  (this folder is on sys.path when the script runs)
 def tc(m):
     with torch.inference_mode():
         return m({c: torch.from_numpy(obs[c][None]) for c in m.cfg.cameras}, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None]))

@@ -55,12 +55,7 @@ def fwd(image_u8, cond):
 class C(torch.nn.Module):
     def __init__(s, f): super().__init__(); s.f = f; s.cam = cam
     def forward(s, img, cond): return s.f(img, cond)
-def tm(fn, n=500):
-    for _ in range(50): fn()
-    a = []
-    for _ in range(n):
-        t0 = time.perf_counter(); fn(); a.append(time.perf_counter() - t0)
-    return round(np.percentile(a, 50) * 1e3, 3)
+from p50 import tm  # noqa: E402  (this folder is on sys.path when the script runs)
 with torch.no_grad():
     ref = cam(img, cond).numpy(); out = fwd(img, cond).numpy()
 print(VAR, "torch diff", np.abs(ref - out).max())

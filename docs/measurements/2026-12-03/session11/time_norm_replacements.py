@@ -24,12 +24,7 @@ torch.onnx.export(OnnxVLA(model).eval(), tuple(torch.from_numpy(feeds[n]) for n 
     output_names=["actions"], dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}}, opset_version=17, dynamo=False)
 so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
 s = ort.InferenceSession("/tmp/bn.onnx", so, providers=["CPUExecutionProvider"])
-def tm(fn, n=500):
-    for _ in range(50): fn()
-    a = []
-    for _ in range(n):
-        t0 = time.perf_counter(); fn(); a.append(time.perf_counter() - t0)
-    return round(np.percentile(a, 50) * 1e3, 3)
+from p50 import tm  # noqa: E402  (this folder is on sys.path when the script runs)
 def tc():
     with torch.inference_mode():
         return model({c: torch.from_numpy(obs[c][None]) for c in model.cfg.cameras}, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None]))

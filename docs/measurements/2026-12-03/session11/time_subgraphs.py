@@ -17,12 +17,7 @@ class Convs(torch.nn.Module):
             x = blk[0](x); x = torch.relu(x)
             for r in s.cam.res[i]: x = x + torch.relu(r.conv(x))
         return x
-def tm(fn, n=500):
-    for _ in range(50): fn()
-    a = []
-    for _ in range(n):
-        t0 = time.perf_counter(); fn(); a.append(time.perf_counter() - t0)
-    return round(np.percentile(a, 50) * 1e3, 3)
+from p50 import tm  # noqa: E402  (this folder is on sys.path when the script runs)
 def ortt(mod, args, names):
     torch.onnx.export(mod, args, "/tmp/sub.onnx", input_names=names, opset_version=17, dynamo=False)
     so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
