@@ -17,6 +17,7 @@ VERBS: dict[str, str] = {
     "record": "record",
     "layouts": "layouts",
     "train": "train",
+    "average": "average",
     "distill": "distill",
     "export": "export",
     "eval": "eval_cmd",

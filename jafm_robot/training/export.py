@@ -82,6 +82,8 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
             "record_commands": list(facts.get("record_commands") or []),
             "layouts_commands": list((facts.get("layouts") or {}).get("commands") or []),
             "init_chain": init_chain(ckpt),
+            # `jafm-robot average`: the checkpoints whose weights were averaged into this one
+            **({"average": ckpt["average"]} if ckpt.get("average") else {}),
         },
     )
     meta.validate("export")
@@ -191,6 +193,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
             # runs fine-tuned from one another (train --init), oldest first, then the final one
             "train_chain": [c.get("command") for c in meta.training.get("init_chain") or []],
             "train": meta.training.get("command"),
+            **({"average": meta.training["average"]["command"]} if meta.training.get("average") else {}),
             "export": shlex.join(command or []),
         },
         "latency": None,  # filled by `jafm-robot bench latency --policy FILE --card`
