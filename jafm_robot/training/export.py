@@ -98,11 +98,18 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
 
     chain: list[dict[str, Any]] = []
     init = (ckpt.get("train_config") or {}).get("init")
+    child = ckpt
     while init and len(chain) < limit:
         try:
             parent = read_checkpoint(init)
         except (FileNotFoundError, ValueError) as e:
             chain.append({"checkpoint": str(init), "missing": str(e)})
+            break
+        started_from = child.get("init_sha256")
+        if started_from and sha256_file(init) != started_from:
+            chain.append({"checkpoint": str(init), "sha256": started_from,
+                          "missing": f"replaced since that run started from it: the file there now has sha256 "
+                                     f"{sha256_file(init)[:12]}..., so its history is not followed"})
             break
         src = parent.get("from_onnx")
         if src is not None:  # a shipped ONNX file: its card's chain, then the run that made it
@@ -111,9 +118,17 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
                           "command": tr.get("command") or ""})
             chain.extend(reversed(list(tr.get("init_chain") or [])))
             break
-        chain.append({"checkpoint": str(init), "step": int(parent.get("step", 0)),
+        run_ckpt = str(init)
+        if parent.get("average"):  # `jafm-robot average`: the averaging, after the run whose metadata it kept
+            sources = parent["average"].get("sources") or []
+            chain.append({"checkpoint": str(init), "step": int(parent.get("step", 0)),
+                          "command": parent["average"].get("command") or "",
+                          "average_of": [{k: src.get(k) for k in ("path", "sha256", "command")} for src in sources]})
+            run_ckpt = next((str(src["path"]) for src in sources if str(src.get("path")).endswith(".pt")), run_ckpt)
+        chain.append({"checkpoint": run_ckpt, "step": int(parent.get("step", 0)),
                       "command": shlex.join(parent.get("argv") or [])})
         init = (parent.get("train_config") or {}).get("init")
+        child = parent
     return chain[::-1]
 
 
@@ -193,7 +208,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
             # runs fine-tuned from one another (train --init), oldest first, then the final one
             "train_chain": [c.get("command") for c in meta.training.get("init_chain") or []],
             "train": meta.training.get("command"),
-            **({"average": meta.training["average"]["command"]} if meta.training.get("average") else {}),
+            **({"average": meta.training["average"]["command"],
+                # every averaged run's own training command (only the first run's is "train")
+                "average_sources": [src.get("command") or "" for src in meta.training["average"].get("sources") or []]}
+               if meta.training.get("average") else {}),
             "export": shlex.join(command or []),
         },
         "latency": None,  # filled by `jafm-robot bench latency --policy FILE --card`

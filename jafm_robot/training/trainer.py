@@ -28,6 +28,7 @@ from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.configuration_vla import NORMS, get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import compute_stats
+from jafm_robot.runtime.metadata import sha256_file
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
 from jafm_robot.training.data import ChunkSamples, append_layouts
 
@@ -230,6 +231,10 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.frames_cache:  # one folder per DDP rank: each decodes its own copy
         ds.frames_cache = Path(cfg.frames_cache) / (f"rank{rank}" if world > 1 else "")
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
+    # the init file's digest when training started: a path like models/pick_place_v0.onnx is later
+    # overwritten by the next shipped model, and the card's init chain must not follow the new one
+    init_sha256 = (sha256_file(cfg.init) if init_ckpt is not None
+                   else (resume_ckpt or {}).get("init_sha256")) if cfg.init else None
     if resume_ckpt is not None or init_ckpt is not None:
         cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])
     elif cfg.cameras == "auto":
@@ -360,6 +365,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             "train_config": asdict(cfg),
             "dataset": facts,
             "argv": argv,
+            "init_sha256": init_sha256,
             "loss": last_loss,
             # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
             "aux_stats": aux_stats,

@@ -17,8 +17,8 @@ def test_average_of_two_fine_tunes_exports_with_its_sources(trained_run, synthet
     out, _ = trained_run
     kw = dict(dataset=str(synthetic_dataset), config="tiny", batch_size=8, log_every=1, chunk_len=4, save_every=100, steps=2,
               init=str(out / "checkpoints/last.pt"))
-    train(TrainConfig(out=str(tmp_path / "a"), seed=1, **kw))
-    train(TrainConfig(out=str(tmp_path / "b"), seed=2, lr=1e-3, **kw))
+    train(TrainConfig(out=str(tmp_path / "a"), seed=1, **kw), argv=["jafm-robot", "train", "--out", str(tmp_path / "a")])
+    train(TrainConfig(out=str(tmp_path / "b"), seed=2, lr=1e-3, **kw), argv=["jafm-robot", "train", "--out", str(tmp_path / "b")])
     a, b = (str(tmp_path / r / "checkpoints/last.pt") for r in "ab")
     onnx_b = tmp_path / "b.onnx"
     export_onnx(b, onnx_b)
@@ -36,6 +36,28 @@ def test_average_of_two_fine_tunes_exports_with_its_sources(trained_run, synthet
     card = export_onnx(avg, tmp_path / "avg.onnx")
     assert card["training"]["average"]["sources"][1]["path"] == str(onnx_b)
     assert card["commands"]["average"] == entry["command"]
+    # both runs' own commands are in the card, not only the first's (whose metadata the average kept)
+    assert card["commands"]["average_sources"] == [f"jafm-robot train --out {tmp_path / r}" for r in "ab"]
+
+    # a run fine-tuned from the average: its chain holds the averaging and the run it kept
+    train(TrainConfig(out=str(tmp_path / "c"), seed=3, **{**kw, "init": str(avg)}))
+    chain = export_onnx(str(tmp_path / "c/checkpoints/last.pt"), tmp_path / "c.onnx")["training"]["init_chain"]
+    assert chain[-1]["checkpoint"] == str(avg) and chain[-1]["command"] == entry["command"]
+    assert [s["path"] for s in chain[-1]["average_of"]] == [a, str(onnx_b)]
+    assert chain[-2]["checkpoint"] == a  # the run whose metadata the average kept
+
+
+def test_init_chain_stops_at_an_init_file_replaced_since(trained_run, synthetic_dataset, tmp_path):
+    out, _ = trained_run
+    shipped = tmp_path / "shipped.onnx"
+    export_onnx(str(out / "checkpoints/last.pt"), shipped)
+    kw = dict(dataset=str(synthetic_dataset), config="tiny", batch_size=8, log_every=1, chunk_len=4, save_every=100, steps=2)
+    train(TrainConfig(out=str(tmp_path / "ft"), seed=1, init=str(shipped), **kw))
+    ft = str(tmp_path / "ft/checkpoints/last.pt")
+    assert export_onnx(ft, tmp_path / "ft.onnx")["training"]["init_chain"][-1]["checkpoint"] == str(shipped)
+    export_onnx(ft, shipped)  # the next model is shipped at the same path
+    last = export_onnx(ft, tmp_path / "ft2.onnx")["training"]["init_chain"][-1]
+    assert last["checkpoint"] == str(shipped) and "replaced since" in last["missing"]
 
 
 def test_what_cannot_be_averaged_is_a_clear_error(trained_run, tmp_path):
