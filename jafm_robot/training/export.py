@@ -92,14 +92,23 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
 
 def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
     """The training runs this checkpoint was fine-tuned from (``train --init``), oldest first:
-    each run's command and the checkpoint of it that the next run started from. A checkpoint that
-    is no longer on disk ends the chain with a note, so the card says what it cannot vouch for."""
+    each run's command and the checkpoint of it that the next run started from. A shipped ONNX init
+    is taken as its card stood when the run started (``init_card``, stored by ``train``), since the
+    same path later holds the next shipped model. A checkpoint that is no longer on disk, or was
+    replaced since (``init_sha256``), ends the chain with a note, so the card says what it cannot
+    vouch for."""
     from jafm_robot.training.checkpoint import read_checkpoint
 
     chain: list[dict[str, Any]] = []
     init = (ckpt.get("train_config") or {}).get("init")
     child = ckpt
     while init and len(chain) < limit:
+        snap = child.get("init_card")
+        if snap:  # a shipped ONNX init, as its card stood when the run started from it
+            chain.append({"checkpoint": str(init), "sha256": snap.get("sha256"), "step": int(snap.get("step", 0)),
+                          "command": snap.get("command") or ""})
+            chain.extend(reversed(list(snap.get("init_chain") or [])))
+            break
         try:
             parent = read_checkpoint(init)
         except (FileNotFoundError, ValueError) as e:

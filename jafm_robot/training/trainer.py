@@ -235,6 +235,12 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     # overwritten by the next shipped model, and the card's init chain must not follow the new one
     init_sha256 = (sha256_file(cfg.init) if init_ckpt is not None
                    else (resume_ckpt or {}).get("init_sha256")) if cfg.init else None
+    # and, for a shipped ONNX init, what its card says made it: the card's chain outlives the file
+    init_card = (resume_ckpt or {}).get("init_card")
+    if init_ckpt is not None and init_ckpt.get("from_onnx") is not None:
+        tr = init_ckpt["from_onnx"].get("training") or {}
+        init_card = {"sha256": init_sha256, "step": int(init_ckpt.get("step", 0)), "command": tr.get("command") or "",
+                     "init_chain": list(tr.get("init_chain") or [])}
     if resume_ckpt is not None or init_ckpt is not None:
         cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])
     elif cfg.cameras == "auto":
@@ -366,6 +372,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             "dataset": facts,
             "argv": argv,
             "init_sha256": init_sha256,
+            "init_card": init_card,
             "loss": last_loss,
             # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
             "aux_stats": aux_stats,

@@ -47,17 +47,25 @@ def test_average_of_two_fine_tunes_exports_with_its_sources(trained_run, synthet
     assert chain[-2]["checkpoint"] == a  # the run whose metadata the average kept
 
 
-def test_init_chain_stops_at_an_init_file_replaced_since(trained_run, synthetic_dataset, tmp_path):
+def test_init_chain_survives_or_stops_at_an_init_file_replaced_since(trained_run, synthetic_dataset, tmp_path):
+    """``models/pick_place_v0.onnx`` is overwritten by each new shipped model: a run fine-tuned from
+    the old file must keep the old file's history (the card as it stood), never the new file's."""
     out, _ = trained_run
     shipped = tmp_path / "shipped.onnx"
-    export_onnx(str(out / "checkpoints/last.pt"), shipped)
+    old_card = export_onnx(str(out / "checkpoints/last.pt"), shipped)
     kw = dict(dataset=str(synthetic_dataset), config="tiny", batch_size=8, log_every=1, chunk_len=4, save_every=100, steps=2)
     train(TrainConfig(out=str(tmp_path / "ft"), seed=1, init=str(shipped), **kw))
     ft = str(tmp_path / "ft/checkpoints/last.pt")
-    assert export_onnx(ft, tmp_path / "ft.onnx")["training"]["init_chain"][-1]["checkpoint"] == str(shipped)
+    before = export_onnx(ft, tmp_path / "ft.onnx")["training"]["init_chain"]
+    assert before[-1]["checkpoint"] == str(shipped) and before[-1]["sha256"] == old_card["sha256"]
     export_onnx(ft, shipped)  # the next model is shipped at the same path
-    last = export_onnx(ft, tmp_path / "ft2.onnx")["training"]["init_chain"][-1]
-    assert last["checkpoint"] == str(shipped) and "replaced since" in last["missing"]
+    assert export_onnx(ft, tmp_path / "ft2.onnx")["training"]["init_chain"] == before
+
+    legacy = read_checkpoint(ft)  # a run from before the snapshot: only the digest, so the chain stops
+    legacy.pop("init_card")
+    torch.save(legacy, tmp_path / "legacy.pt")
+    last = export_onnx(str(tmp_path / "legacy.pt"), tmp_path / "legacy.onnx")["training"]["init_chain"][-1]
+    assert last["checkpoint"] == str(shipped) and last["sha256"] == old_card["sha256"] and "replaced since" in last["missing"]
 
 
 def test_what_cannot_be_averaged_is_a_clear_error(trained_run, tmp_path):
