@@ -48,4 +48,7 @@ def test_shipped_card_holds_measured_success_latency_and_commands(shipped):
     cmds = card["commands"]
     assert cmds["record"] and all(c.startswith("jafm-robot record") for c in cmds["record"])
     assert cmds["train"].startswith("jafm-robot train") and cmds["export"].startswith("jafm-robot export")
-    assert all(c and c.startswith("jafm-robot train") for c in cmds.get("train_chain", []))
+    # the runs fine-tuned from one another, and any weight averaging between them
+    assert all(c and c.startswith(("jafm-robot train", "jafm-robot average")) for c in cmds.get("train_chain", []))
+    if "average" in cmds:
+        assert len(cmds["average_sources"]) >= 2 and all(c.startswith("jafm-robot train") for c in cmds["average_sources"])

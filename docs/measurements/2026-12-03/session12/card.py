@@ -4,6 +4,7 @@
 # usage (repository root): .venv/bin/python docs/measurements/2026-12-03/session12/card.py
 import json
 import statistics
+import subprocess
 from pathlib import Path
 
 from jafm_robot.cli.common import wilson_interval
@@ -47,6 +48,10 @@ latency["note"] = ("six runs of `jafm-robot bench latency --policy FILE` on this
                    "previous GroupNorm model, timed between the two groups: 1.91x, 1.80x, 1.91x.")
 entries += [("latency", None, latency), ("commands", "bench latency", "jafm-robot bench latency --policy models/pick_place_v0.onnx --card")]
 
+# the recordings behind the earlier runs of the chain (s1 ... s11), as the previous card listed them
+prev = json.loads(subprocess.run(["git", "show", "265d698:models/pick_place_v0.json"], check=True, capture_output=True,
+                                 text=True).stdout)
+entries.append(("commands", "record_chain", prev["commands"]["record_chain"]))
 entries.append(("notes", None, [
     "This model is the uniform weight average (`jafm-robot average`, commands.average) of two fine-tunes, b1 and b2 "
     "(commands.train and commands.average_sources; seeds 1 and 2), of one start: runs/v11/avg_s18_s11.pt, the model "
