@@ -13,6 +13,11 @@ from the same NumPy observation, of the module the export traces: a network with
 (``vision.norm``) is timed with them folded into its convs, as its ONNX file has them, and also as
 trained (``torch_eager_cpu_unfolded``, for reference).
 
+``--teacher`` times a distillation teacher in the same run (torch eager for a checkpoint or a size
+name, ONNX Runtime for an ``.onnx`` file, each on an observation of its own shape) and reports
+``teacher_over_student_p50`` (teacher p50 / the student's ONNX Runtime p50) and
+``teacher_parameter_ratio``: the two latencies a distilled student is judged by, measured together.
+
 ``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file, whose
 torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither,
 ``--config SIZE`` benches a freshly initialised network of that size (latency does not depend on
@@ -42,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--block", type=int, default=0,
                    help="calls per turn to interleave the subjects (default 0: one after the other; see the module doc)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: physical cores)")
+    p.add_argument("--teacher", default=None,
+                   help="also time a teacher in the same run: .pt/.onnx, or a size name (e.g. foundation, freshly "
+                        "initialised: latency does not depend on the weights); reports teacher_over_student_p50")
     p.add_argument("--json", default=None)
     p.add_argument("--card", action="store_true", help="store the result in the ONNX policy's model card")
 
@@ -68,8 +76,44 @@ def _time(fns: dict[str, Any], iters: int, warmup: int, block: int) -> dict[str,
     return out
 
 
+def _teacher_subject(spec: str, n_threads: int) -> tuple[str, Any, dict[str, Any]]:
+    """(result name, zero-argument call, facts) for the teacher of ``--teacher``, on an observation
+    of its own shape (a teacher may see bigger images or more cameras than the student).
+
+    A ``.pt`` checkpoint or a size name runs in torch eager, as the teacher does when it labels
+    DAgger data; an ``.onnx`` file runs in ONNX Runtime on CPU."""
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.runtime.engine import PolicyEngine
+    from jafm_robot.training.checkpoint import policy_from_checkpoint
+    from jafm_robot.training.export import example_inputs
+
+    if spec in SIZES:
+        net = VLAPolicy(get_config(spec)).eval()
+    elif spec.endswith((".pt", ".onnx")):
+        net, _ = policy_from_checkpoint(spec)
+        net.eval()
+    else:
+        raise ValueError(f"--teacher must be a .pt or .onnx file or one of the sizes {', '.join(SIZES)}, got {spec!r}")
+    obs = {k: v[0] for k, v in example_inputs(net, batch=1).items()}
+    facts = {"teacher": spec, "parameters": net.num_parameters(), "size": net.cfg.name, "cameras": list(net.cfg.cameras),
+             "image_size": net.cfg.image_size}
+    if spec.endswith(".onnx"):
+        eng = PolicyEngine(spec, provider="cpu", intra_op_threads=n_threads)
+        return "teacher_onnxruntime_cpu", lambda: eng.infer(obs), {**facts, "provider": eng.provider}
+
+    def call() -> np.ndarray:
+        with torch.inference_mode():
+            images = {c: torch.from_numpy(obs[c][None]) for c in net.cfg.cameras}
+            return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+
+    return "teacher_torch_eager_cpu", call, facts
+
+
 def bench(policy: str | None, checkpoint: str | None, config: str, providers: list[str], iters: int, warmup: int,
-          threads: int | None, block: int = 0) -> dict[str, Any]:
+          threads: int | None, block: int = 0, teacher: str | None = None) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
 
@@ -134,6 +178,9 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             diff = float(np.max(np.abs(eng.infer(obs) - ref)))
             subjects[f"onnxruntime_{prov}"] = lambda e=eng: e.infer(obs)
             extra[f"onnxruntime_{prov}"] = {"provider": eng.provider, "max_abs_diff_vs_torch": diff}
+        teacher_name = None
+        if teacher:
+            teacher_name, subjects[teacher_name], teacher_facts = _teacher_subject(teacher, n_threads)
         for name, samples in _time(subjects, iters, warmup, block).items():
             results[name] = {**_pct(samples), **extra.get(name, {})}
         out = {
@@ -154,6 +201,12 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
         if "onnxruntime_cpu" in results:
             out["speedup_p50"] = results["torch_eager_cpu"]["p50_ms"] / results["onnxruntime_cpu"]["p50_ms"]
             out["speedup_p99"] = results["torch_eager_cpu"]["p99_ms"] / results["onnxruntime_cpu"]["p99_ms"]
+        if teacher_name is not None:
+            # issue 6's yardstick: the deployed student (ORT on CPU) against the teacher, one run
+            out["teacher"] = teacher_facts
+            out["teacher_parameter_ratio"] = teacher_facts["parameters"] / model.num_parameters()
+            if "onnxruntime_cpu" in results:
+                out["teacher_over_student_p50"] = results[teacher_name]["p50_ms"] / results["onnxruntime_cpu"]["p50_ms"]
         return out
     finally:
         tmpdir.cleanup()
@@ -163,16 +216,21 @@ def run(args: argparse.Namespace) -> int:
     from jafm_robot.cli.common import write_json
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
-    res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads, args.block)
+    res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads, args.block,
+                args.teacher)
     for name, r in res["results"].items():
         print(f"{name:22s} p50 {r['p50_ms']:7.3f} ms  p99 {r['p99_ms']:7.3f} ms")
     for name, why in res["skipped"].items():
         print(f"{name:22s} skipped: {why}")
     if "speedup_p50" in res:
         print(f"speedup (torch eager / ORT CPU): p50 {res['speedup_p50']:.2f}x, p99 {res['speedup_p99']:.2f}x")
+    if "teacher_over_student_p50" in res:
+        print(f"teacher ({res['teacher']['size']}, {res['teacher_parameter_ratio']:.1f}x the parameters) / student on "
+              f"ORT CPU: p50 {res['teacher_over_student_p50']:.1f}x")
     write_json(args.json, res)
     if args.card and args.policy and args.policy.endswith(".onnx"):
         from jafm_robot.training.export import update_card
 
-        update_card(args.policy, "latency", {k: res[k] for k in ("results", "speedup_p50", "threads") if k in res})
+        keys = ("results", "speedup_p50", "threads", "teacher", "teacher_parameter_ratio", "teacher_over_student_p50")
+        update_card(args.policy, "latency", {k: res[k] for k in keys if k in res})
     return 0

@@ -23,6 +23,29 @@ def test_bench_latency_reports_both_backends(tmp_path, trained_run):
     assert "cuda" in res["skipped"] or "onnxruntime_cuda" in res["results"]
 
 
+def test_bench_latency_times_a_teacher_in_the_same_run(tmp_path, trained_run):
+    """The student is judged against its teacher: both latencies come from one run, the teacher on
+    an observation of its own shape (here a bigger, freshly initialised size with both cameras)."""
+    out = tmp_path / "lat.json"
+    run, _ = trained_run
+    assert main(["bench", "latency", "--policy", str(run / "checkpoints/last.pt"), "--teacher", "small", "--iters", "4",
+                 "--warmup", "1", "--threads", "1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    teacher, student = res["results"]["teacher_torch_eager_cpu"], res["results"]["onnxruntime_cpu"]
+    assert teacher["n"] == 4 and 0 < teacher["p50_ms"] <= teacher["p99_ms"]
+    assert res["teacher_over_student_p50"] == teacher["p50_ms"] / student["p50_ms"]
+    assert res["teacher"]["size"] == "small" and res["teacher_parameter_ratio"] == res["teacher"]["parameters"] / res["parameters"]
+    assert res["teacher_parameter_ratio"] > 1
+
+    onnx_teacher = tmp_path / "teacher.onnx"  # an exported teacher runs in ONNX Runtime
+    assert main(["export", "--checkpoint", str(run / "checkpoints/last.pt"), "--out", str(onnx_teacher)]) == 0
+    assert main(["bench", "latency", "--policy", str(run / "checkpoints/last.pt"), "--teacher", str(onnx_teacher),
+                 "--iters", "3", "--warmup", "1", "--threads", "1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["results"]["teacher_onnxruntime_cpu"]["n"] == 3 and res["teacher_parameter_ratio"] == 1.0
+    assert main(["bench", "latency", "--config", "tiny", "--teacher", "no-such-size", "--iters", "2", "--warmup", "0"]) == 2
+
+
 def test_bench_latency_rejects_bad_input(tmp_path):
     assert main(["bench", "latency", "--policy", str(tmp_path / "x.onnx")]) == 2  # .onnx without its checkpoint
     assert main(["bench", "latency", "--config", "tiny", "--providers", "tpu", "--iters", "2", "--warmup", "0"]) == 2
