@@ -82,7 +82,6 @@ def _teacher_subject(spec: str, n_threads: int) -> tuple[str, Any, dict[str, Any
 
     A ``.pt`` checkpoint or a size name runs in torch eager, as the teacher does when it labels
     DAgger data; an ``.onnx`` file runs in ONNX Runtime on CPU."""
-    import torch
 
     from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy
@@ -104,12 +103,16 @@ def _teacher_subject(spec: str, n_threads: int) -> tuple[str, Any, dict[str, Any
         eng = PolicyEngine(spec, provider="cpu", intra_op_threads=n_threads)
         return "teacher_onnxruntime_cpu", lambda: eng.infer(obs), {**facts, "provider": eng.provider}
 
-    def call() -> np.ndarray:
-        with torch.inference_mode():
-            images = {c: torch.from_numpy(obs[c][None]) for c in net.cfg.cameras}
-            return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+    return "teacher_torch_eager_cpu", lambda: _torch_forward(net, obs), facts
 
-    return "teacher_torch_eager_cpu", call, facts
+
+def _torch_forward(net: Any, obs: dict[str, np.ndarray]) -> np.ndarray:
+    """One batch-1 torch eager call of a VLAPolicy on a NumPy observation (the baseline's path)."""
+    import torch
+
+    with torch.inference_mode():
+        images = {c: torch.from_numpy(obs[c][None]) for c in net.cfg.cameras}
+        return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
 
 
 def bench(policy: str | None, checkpoint: str | None, config: str, providers: list[str], iters: int, warmup: int,
@@ -152,9 +155,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
         results: dict[str, Any] = {}
 
         def torch_call(net: VLAPolicy) -> np.ndarray:
-            with torch.inference_mode():
-                images = {c: torch.from_numpy(obs[c][None]) for c in net.cfg.cameras}
-                return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
+            return _torch_forward(net, obs)
 
         # the baseline is the module the export traces: affine norms folded into their convs, as in
         # the ONNX file; the network as trained (norm layers apart) is timed too, for reference
