@@ -199,6 +199,25 @@ def dataset_facts(ds: LeRobotV3Dataset | ConcatDataset, cameras: list[str]) -> d
     }
 
 
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (what the kernel can give without swapping); None where
+    there is no /proc (not Linux), which leaves the decision to the user's --frames-cache."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def frames_need_cache(need_bytes: int, available_bytes: int | None, headroom: float = 0.7) -> bool:
+    """Whether decoded camera frames should go to a frames cache rather than process memory: when
+    they would take more than ``headroom`` of the available memory (the model, the optimiser, the
+    batches and the other frame arrays need the rest)."""
+    return available_bytes is not None and need_bytes > headroom * available_bytes
+
+
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     """Run training; returns a summary (final loss, step, paths). Rank 0 writes everything."""
     rank, world, local_rank = _dist_info()
@@ -247,6 +266,15 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         cameras = [c for c in ("image", "wrist_image") if c in ds.cameras]
     else:
         cameras = [c.strip() for c in cfg.cameras.split(",") if c.strip()]
+    if not cfg.frames_cache:
+        need, avail = len(ds) * ds.image_size * ds.image_size * 3 * len(cameras), available_memory_bytes()
+        if frames_need_cache(need, avail):
+            # decoding into process memory would get the process OOM-killed (two trainings at once
+            # on the 24 GiB box did): decode into files read through the page cache instead
+            ds.frames_cache = Path(cfg.out) / "frames_cache" / (f"rank{rank}" if world > 1 else "")
+            if rank == 0:
+                print(f"decoded frames need {need / 2**30:.1f} GiB and {avail / 2**30:.1f} GiB are available: decoding "
+                      f"into {ds.frames_cache} instead of memory (--frames-cache DIR picks the folder)", flush=True)
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads or cpu_threads(world))
