@@ -90,6 +90,18 @@ def build_metadata(ckpt: dict[str, Any], policy: VLAPolicy) -> PolicyMetadata:
     return meta
 
 
+def onnx_init_card(ckpt: dict[str, Any], sha256: str | None) -> dict[str, Any] | None:
+    """For a checkpoint read from a jafm_robot ONNX file, what its card says made it (the run's
+    command and init chain) with the file's ``sha256``; None for any other checkpoint. ``train``
+    stores this for its init (``init_card``) and :func:`init_chain` follows it."""
+    src = ckpt.get("from_onnx")
+    if src is None:
+        return None
+    tr = src.get("training") or {}
+    return {"sha256": sha256, "step": int(ckpt.get("step", 0)), "command": tr.get("command") or "",
+            "init_chain": list(tr.get("init_chain") or [])}
+
+
 def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
     """The training runs this checkpoint was fine-tuned from (``train --init``), oldest first:
     each run's command and the checkpoint of it that the next run started from. A shipped ONNX init
@@ -103,29 +115,26 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
     init = (ckpt.get("train_config") or {}).get("init")
     child = ckpt
     while init and len(chain) < limit:
+        # a shipped ONNX init: as its card stood when the run started from it, else as it reads now
         snap = child.get("init_card")
-        if snap:  # a shipped ONNX init, as its card stood when the run started from it
+        if not snap:
+            try:
+                parent = read_checkpoint(init)
+            except (FileNotFoundError, ValueError) as e:
+                chain.append({"checkpoint": str(init), "missing": str(e)})
+                break
+            started_from = child.get("init_sha256")
+            now = sha256_file(init) if (started_from or parent.get("from_onnx") is not None) else None
+            if started_from and now != started_from:
+                chain.append({"checkpoint": str(init), "sha256": started_from,
+                              "missing": f"replaced since that run started from it: the file there now has sha256 "
+                                         f"{now[:12]}..., so its history is not followed"})
+                break
+            snap = onnx_init_card(parent, now)
+        if snap:  # its card's chain, then the run that made it
             chain.append({"checkpoint": str(init), "sha256": snap.get("sha256"), "step": int(snap.get("step", 0)),
                           "command": snap.get("command") or ""})
             chain.extend(reversed(list(snap.get("init_chain") or [])))
-            break
-        try:
-            parent = read_checkpoint(init)
-        except (FileNotFoundError, ValueError) as e:
-            chain.append({"checkpoint": str(init), "missing": str(e)})
-            break
-        started_from = child.get("init_sha256")
-        if started_from and sha256_file(init) != started_from:
-            chain.append({"checkpoint": str(init), "sha256": started_from,
-                          "missing": f"replaced since that run started from it: the file there now has sha256 "
-                                     f"{sha256_file(init)[:12]}..., so its history is not followed"})
-            break
-        src = parent.get("from_onnx")
-        if src is not None:  # a shipped ONNX file: its card's chain, then the run that made it
-            tr = src.get("training") or {}
-            chain.append({"checkpoint": str(init), "sha256": sha256_file(init), "step": int(parent.get("step", 0)),
-                          "command": tr.get("command") or ""})
-            chain.extend(reversed(list(tr.get("init_chain") or [])))
             break
         run_ckpt = str(init)
         if parent.get("average"):  # `jafm-robot average`: the averaging, after the run whose metadata it kept

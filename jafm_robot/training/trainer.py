@@ -31,6 +31,7 @@ from jafm_robot.policies.vla.processor_vla import compute_stats
 from jafm_robot.runtime.metadata import sha256_file
 from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
 from jafm_robot.training.data import ChunkSamples, append_layouts
+from jafm_robot.training.export import onnx_init_card
 
 
 @dataclass
@@ -247,34 +248,31 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         resume_ckpt = read_checkpoint(last)
 
     ds = open_dataset(cfg.dataset)
-    if cfg.frames_cache:  # one folder per DDP rank: each decodes its own copy
-        ds.frames_cache = Path(cfg.frames_cache) / (f"rank{rank}" if world > 1 else "")
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
     # the init file's digest when training started: a path like models/pick_place_v0.onnx is later
     # overwritten by the next shipped model, and the card's init chain must not follow the new one
     init_sha256 = (sha256_file(cfg.init) if init_ckpt is not None
                    else (resume_ckpt or {}).get("init_sha256")) if cfg.init else None
     # and, for a shipped ONNX init, what its card says made it: the card's chain outlives the file
-    init_card = (resume_ckpt or {}).get("init_card")
-    if init_ckpt is not None and init_ckpt.get("from_onnx") is not None:
-        tr = init_ckpt["from_onnx"].get("training") or {}
-        init_card = {"sha256": init_sha256, "step": int(init_ckpt.get("step", 0)), "command": tr.get("command") or "",
-                     "init_chain": list(tr.get("init_chain") or [])}
+    init_card = onnx_init_card(init_ckpt, init_sha256) if init_ckpt is not None else (resume_ckpt or {}).get("init_card")
     if resume_ckpt is not None or init_ckpt is not None:
         cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])
     elif cfg.cameras == "auto":
         cameras = [c for c in ("image", "wrist_image") if c in ds.cameras]
     else:
         cameras = [c.strip() for c in cfg.cameras.split(",") if c.strip()]
-    if not cfg.frames_cache:
+    cache = Path(cfg.frames_cache) if cfg.frames_cache else None
+    if cache is None:
         need, avail = len(ds) * ds.image_size * ds.image_size * 3 * len(cameras), available_memory_bytes()
         if frames_need_cache(need, avail):
             # decoding into process memory would get the process OOM-killed (two trainings at once
             # on the 24 GiB box did): decode into files read through the page cache instead
-            ds.frames_cache = Path(cfg.out) / "frames_cache" / (f"rank{rank}" if world > 1 else "")
+            cache = out / "frames_cache"
             if rank == 0:
                 print(f"decoded frames need {need / 2**30:.1f} GiB and {avail / 2**30:.1f} GiB are available: decoding "
-                      f"into {ds.frames_cache} instead of memory (--frames-cache DIR picks the folder)", flush=True)
+                      f"into {cache} instead of memory (--frames-cache DIR picks the folder)", flush=True)
+    if cache is not None:  # one folder per DDP rank: each decodes its own copy
+        ds.frames_cache = cache / (f"rank{rank}" if world > 1 else "")
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads or cpu_threads(world))
