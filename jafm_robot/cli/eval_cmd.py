@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     lo, hi = res["ci95"]
     print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "
           f"(95% CI {lo:.0%}-{hi:.0%}), {policy.kind} inference p50 {res['inference_ms']['p50']:.2f} ms")
+    failures = {k: v for k, v in res.get("outcomes", {}).items() if k != "success"}
+    if failures:
+        print("failures: " + ", ".join(f"{k} {v}" for k, v in failures.items()))
     write_json(args.json, res)
     if args.card and str(args.policy).endswith(".onnx"):
         import shlex
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
         from jafm_robot.training.export import update_card_entries
 
-        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every")}
+        summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every",
+                                       "outcomes") if k in res}
         key = f"{args.task}/{args.lang}"
         if not update_card_entries(args.policy, [("success", key, summary),
                                                  ("commands", f"eval {key}", shlex.join(["jafm-robot", *sys.argv[1:]]))]):

@@ -164,6 +164,7 @@ class RobotTaskEnv(gym.Env):
         scene_rng = np.random.default_rng([episode_seed, 0])
         text_rng = np.random.default_rng([episode_seed, 1])
         self._build(scene_rng)
+        self.task.start_tracking()
         self.task.language = language
         n = len(phrasings(self.task.name, language))
         self.task.template_index = int(text_rng.integers(n))
@@ -191,6 +192,7 @@ class RobotTaskEnv(gym.Env):
         else:
             self.step_physics(self.substeps)
         self._elapsed += 1
+        self.task.track_step()
         obs = self.get_obs()
         success = self.task.is_success()
         truncated = self.internal_time_limit and self._elapsed >= self.max_episode_steps and not success
@@ -317,6 +319,7 @@ class RobotTaskEnv(gym.Env):
             "instruction_text": self.task.instruction_text,
             "language": self.task.language,
             "is_success": bool(self.task.is_success() if success is None else success),
+            "outcome": self.task.outcome(success),
             "task": self.task.name,
             "template_index": self.task.template_index,
             "elapsed_steps": self._elapsed,

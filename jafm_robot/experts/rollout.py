@@ -11,6 +11,7 @@ No torch, no rclpy; pybullet only through the env.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ def rollout(
         if terminated or truncated or (max_steps is not None and steps >= max_steps):
             break
     extra: dict[str, Any] = {}
+    if "outcome" in info:  # how the episode ended, from privileged state (RobotTaskEnv's info)
+        extra["outcome"] = str(info["outcome"])
     for key in ("attempts", "phase"):
         if hasattr(act_fn, key):
             extra[key] = getattr(act_fn, key)
@@ -126,6 +129,9 @@ def summarize(
         "wall_s": total_wall,
         "failed_seeds": [r.seed for r in results if not r.success],
     }
+    outcomes = Counter(r.info["outcome"] for r in results if "outcome" in r.info)
+    if outcomes:
+        out["outcomes"] = dict(outcomes.most_common())
     out.update(extra)
     return out
 

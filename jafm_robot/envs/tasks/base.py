@@ -26,6 +26,7 @@ class Task:
     default_scene: ClassVar[str] = "factory"
     max_episode_steps: ClassVar[int] = 100
     rest_speed: ClassVar[float] = 0.05  # m/s: below this a part counts as resting
+    lift_height: ClassVar[float] = 0.03  # m above its height at reset: a part higher than this was lifted
 
     def __init__(self) -> None:
         self.world: WorkCell | None = None
@@ -34,6 +35,8 @@ class Task:
         self.instruction_text: str = ""
         self.language: str = "en"
         self.template_index: int = 0
+        self._rest_z: dict[str, float] = {}
+        self._lifted: set[str] = set()
 
     def bind(self, world: WorkCell, robot: BulletRobot) -> None:
         self.world, self.robot = world, robot
@@ -50,6 +53,44 @@ class Task:
 
     def is_success(self) -> bool:
         raise NotImplementedError
+
+    def failure_mode(self) -> str:
+        """How an episode that has not succeeded stands, in a few words (privileged state).
+
+        ``outcome`` reports it in ``info`` and ``eval`` counts it, so a success rate comes with
+        its failures sorted ("never lifted", "dropped", ...) without replaying a single episode.
+        Tasks override it; the default says only that the goal is not reached.
+        """
+        return "not done"
+
+    # -- episode outcome -------------------------------------------------------------------
+    def start_tracking(self) -> None:
+        """Remember every part's height at reset (the env calls this after :meth:`build`)."""
+        self._rest_z = {q.name: float(self.w.part_position(q)[2]) for q in self.w.parts}
+        self._lifted = set()
+
+    def track_step(self) -> None:
+        """Note which parts have been lifted so far (the env calls this after every step): the
+        outcome of a failed pick depends on the episode's history, not just its last state."""
+        for q in self.w.parts:
+            z = float(self.w.part_position(q)[2])
+            if z > self._rest_z.setdefault(q.name, z) + self.lift_height:
+                self._lifted.add(q.name)
+
+    def lifted(self) -> frozenset[str]:
+        """Names of the parts lifted at some step of this episode."""
+        return frozenset(self._lifted)
+
+    def outcome(self, success: bool | None = None) -> str:
+        """``"success"``, or :meth:`failure_mode`."""
+        return "success" if (self.is_success() if success is None else success) else self.failure_mode()
+
+    def carry_failure(self, part: Part) -> str:
+        """Where carrying ``part`` went wrong: never lifted (or another part was), still held at
+        the end, or lifted and then let go of somewhere it does not count."""
+        if part.name not in self._lifted:
+            return "lifted a wrong part" if self._lifted else "never lifted"
+        return "held at the end" if not self.released(part) else "dropped"
 
     # -- shared helpers ----------------------------------------------------------------------
     def reward(self) -> float:

@@ -44,3 +44,12 @@ class PickPlace(Task):
 
     def is_success(self) -> bool:
         return self.placed_in_bin(self.w.part(self.goal["part"]), self.goal["bin"])
+
+    def failure_mode(self) -> str:
+        part = self.w.part(self.goal["part"])
+        b = self.w.bin_of(part)
+        if b is not None and b.name == self.goal["bin"]:
+            return "in the bin, still touching the hand" if not self.released(part) else "in the bin, still moving"
+        if b is not None:
+            return "in a wrong bin"
+        return self.carry_failure(part)

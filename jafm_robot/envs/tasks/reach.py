@@ -39,3 +39,6 @@ class Reach(Task):
         assert self.robot is not None
         ee, _ = self.robot.ee_pose()
         return bool(np.linalg.norm(ee - self.target_position()) < self.tolerance)
+
+    def failure_mode(self) -> str:
+        return "not reached"

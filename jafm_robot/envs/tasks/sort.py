@@ -40,3 +40,7 @@ class Sort(Task):
 
     def is_success(self) -> bool:
         return not self.remaining()
+
+    def failure_mode(self) -> str:
+        n = len(self.goal["assignment"])
+        return f"{n - len(self.remaining())}/{n} parts sorted"

@@ -55,3 +55,11 @@ class Stack(Task):
         if abs(pt[2] - (pb[2] + base.half_height + top.half_height)) > self.z_tolerance:
             return False
         return w.is_resting(top, self.rest_speed) and w.is_resting(base, self.rest_speed) and self.released(top)
+
+    def failure_mode(self) -> str:
+        w = self.w
+        top, base = w.part(self.goal["top"]), w.part(self.goal["base"])
+        if np.linalg.norm(w.part_position(top)[:2] - w.part_position(base)[:2]) <= self.xy_tolerance:
+            return "on the base, not settled or still touching the hand"
+        failure = self.carry_failure(top)
+        return "released off the base" if failure == "dropped" else failure
