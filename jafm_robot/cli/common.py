@@ -62,3 +62,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+def failures_line(outcomes: dict[str, int]) -> str | None:
+    """``failures: dropped 2, never lifted 1`` from an ``outcomes`` count (None when nothing failed)."""
+    failed = {k: v for k, v in outcomes.items() if k != "success"}
+    return "failures: " + ", ".join(f"{k} {v}" for k, v in failed.items()) if failed else None

@@ -12,7 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
-from jafm_robot.cli.common import parse_languages, progress, write_json
+from jafm_robot.cli.common import failures_line, parse_languages, progress, write_json
 from jafm_robot.contract import TASKS
 from jafm_robot.paths import shipped_policy
 
@@ -73,6 +73,8 @@ def _policy_demo(args: argparse.Namespace, policy: Path, langs: list[str]) -> in
                     frames.extend(episode_frames(ep))
     summary = summarize_runs(episodes, policy=str(policy), mode="policy", wall_s=time.perf_counter() - t0)
     _print_table({(e.task, e.language): [] for e in episodes}, episodes)
+    if line := failures_line(summary["outcomes"]):
+        print(line)
     write_json(args.json, summary)
     if args.video and frames:
         write_mp4(args.video, frames)
@@ -100,7 +102,8 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
             r.info["task"] = task
             results.append(r)
             for j, f in enumerate(raw):
-                foot = ("SUCCESS" if r.success else "FAILED") if j >= len(raw) - 3 else f"t = {j / 10:.1f} s"
+                end = "SUCCESS" if r.success else f"FAILED: {r.info.get('outcome', '')}".rstrip(": ")
+                foot = end if j >= len(raw) - 3 else f"t = {j / 10:.1f} s"
                 frames.append(overlay(f, [f"{task} [{lang}] seed {r.seed} (scripted expert)", r.instruction],
                                       footer=[foot]))
         env.close()

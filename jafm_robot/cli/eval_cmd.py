@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jafm_robot.cli.common import check_task, write_json
+    from jafm_robot.cli.common import check_task, failures_line, write_json
     from jafm_robot.policies.inference import load_policy
     from jafm_robot.training.evaluate import evaluate
 
@@ -38,9 +38,8 @@ def run(args: argparse.Namespace) -> int:
     lo, hi = res["ci95"]
     print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "
           f"(95% CI {lo:.0%}-{hi:.0%}), {policy.kind} inference p50 {res['inference_ms']['p50']:.2f} ms")
-    failures = {k: v for k, v in res.get("outcomes", {}).items() if k != "success"}
-    if failures:
-        print("failures: " + ", ".join(f"{k} {v}" for k, v in failures.items()))
+    if line := failures_line(res.get("outcomes", {})):
+        print(line)
     write_json(args.json, res)
     if args.card and str(args.policy).endswith(".onnx"):
         import shlex

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from typing import Any
 
-from jafm_robot.cli.common import check_task, parse_languages, progress, wilson_interval, write_json
+from jafm_robot.cli.common import (
+    check_task,
+    failures_line,
+    parse_languages,
+    progress,
+    wilson_interval,
+    write_json,
+)
 
 HELP = "run a policy on the simulated work cell through the real-time runtime (engine + control loop)"
 
@@ -54,8 +62,11 @@ def summarize_runs(episodes: list[Any], **extra: Any) -> dict[str, Any]:
         es = [e for e in episodes if e.language == lang]
         s = sum(e.success for e in es)
         by_lang[lang] = {"episodes": len(es), "success_rate": s / len(es), "ci95": list(wilson_interval(s, len(es)))}
+    outcomes = Counter(e.outcome for e in episodes if getattr(e, "outcome", ""))
     return {"episodes": n, "success_rate": k / n if n else 0.0, "ci95": list(wilson_interval(k, n)),
-            "by_language": by_lang, "runs": [e.to_dict() for e in episodes], **extra}
+            "by_language": by_lang, "outcomes": dict(outcomes.most_common()),
+            "runs": [e.to_dict() for e in episodes], **extra}
+
 
 
 def save_traces(path: str, episodes: list[Any]) -> None:
@@ -101,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
                              wall_s=time.perf_counter() - t0)
     print(f"success {summary['success_rate']:.0%} over {len(episodes)} episodes "
           f"(95% CI {summary['ci95'][0]:.2f}-{summary['ci95'][1]:.2f})")
+    if line := failures_line(summary["outcomes"]):
+        print(line)
     write_json(args.json, summary)
     if args.trace:
         save_traces(args.trace, episodes)

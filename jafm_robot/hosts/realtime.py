@@ -46,6 +46,7 @@ class RunEpisode:
     sim: dict[str, Any]
     video: list[np.ndarray] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)
+    outcome: str = ""  # "success" or how the episode failed (task.failure_mode, privileged state)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("video", "trace")}
@@ -132,6 +133,7 @@ class RealtimeRunner:
                  "success_time": res.success_time},
             video=res.video,
             trace=res.trace,
+            outcome=res.outcome,
         )
 
     def close(self) -> None:

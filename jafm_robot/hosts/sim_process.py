@@ -35,6 +35,7 @@ class RunResult:
     commands_applied: int
     video: list[np.ndarray] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)
+    outcome: str = ""  # "success" or the task's failure mode (privileged state; RobotTaskEnv's info["outcome"])
 
 
 def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]) -> None:
@@ -123,6 +124,7 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
             next_trace += trace_period
         if sim_t + 1e-9 >= next_check:
             next_check += 0.1
+            env.task.track_step()  # what env.step does every action period: which parts were lifted
             ok = env.is_success()
             if ok and success_t is None:
                 success_t = sim_t
@@ -137,6 +139,7 @@ def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: fl
         max_lag_ms=float(lag_ms.max()), mean_lag_ms=float(lag_ms.mean()), commands_applied=applied,
         video=video,
         trace=_stack_trace(rows, [q.name for q in env.world.parts]),
+        outcome=env.task.outcome(success_t is not None),
     )
 
 

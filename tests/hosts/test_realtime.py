@@ -88,6 +88,7 @@ def test_run_drives_the_simulated_arm_to_the_policy_target(tmp_path: Path, meta:
     np.testing.assert_allclose(state[:7], TARGET[:7], atol=0.05)
     assert abs(state[7] - TARGET[7]) < 0.01
     assert any("\u3040" <= ch <= "\u30ff" for ch in ep.instruction)  # the ja phrasing reached the policy host
+    assert ep.outcome == ("success" if ep.success else "not reached")  # the sim process reports the task's outcome
 
 
 def test_run_with_garbage_policy_holds_within_limits(tmp_path: Path, meta: PolicyMetadata):
@@ -98,7 +99,7 @@ def test_run_with_garbage_policy_holds_within_limits(tmp_path: Path, meta: Polic
         q0 = runner.sim.reset(5, {"language": "en"})["state"]
         ep = runner.run_episode(seed=5, language="en", time_limit=1.5)
         _, state, _ = runner.sim.slots.read_state()
-    assert not ep.success
+    assert not ep.success and ep.outcome == "never lifted"
     assert np.all(state[:7] >= CFG.position_lower - 0.02) and np.all(state[:7] <= CFG.position_upper + 0.02)
     # NaN/Inf/huge chunks: the blender or the filter rejects them; the arm stays where it was
     np.testing.assert_allclose(state[:7], q0[:7], atol=0.05)
@@ -125,6 +126,7 @@ def test_run_cli_writes_json(tmp_path: Path, meta: PolicyMetadata):
     assert rc == 0
     data = json.loads(out.read_text())
     assert data["episodes"] == 1 and data["runs"][0]["task"] == "Reach" and "period_error_p99_us" in data["runs"][0]["loop"]
+    assert data["outcomes"] == {"not reached": 1} and data["runs"][0]["outcome"] == "not reached"  # a hold never reaches
     # the trace: 10 Hz samples of the simulated world, for comparing a run with eval step by step
     tr = np.load(trace)
     t, state, command, ee = tr["0/t"], tr["0/state"], tr["0/command"], tr["0/ee"]
