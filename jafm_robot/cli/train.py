@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of the pick/place auxiliary loss (model sizes with aux_dim > 0, e.g. student)")
     p.add_argument("--kp-weight", type=float, default=0.2,
                    help="weight of the keypoint supervision (sizes with keypoints and an auxiliary head)")
+    p.add_argument("--gripper-weight", type=float, default=1.0,
+                   help="weight of the gripper dimension in the action loss relative to each joint's 1 (weights rescaled "
+                        "to mean 1): its open/close decisions decide an episode")
     p.add_argument("--scene", default=None,
                    help="scene the dataset was recorded in (places the keypoint targets; default: the one the dataset records)")
     p.add_argument("--layouts", default=None,
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, weight_decay=args.weight_decay, warmup_steps=args.warmup_steps, chunk_len=args.chunk_len,
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
-        init=args.init, fresh_warmup=args.fresh_warmup, aux_weight=args.aux_weight, kp_weight=args.kp_weight, scene=args.scene,
+        init=args.init, fresh_warmup=args.fresh_warmup, aux_weight=args.aux_weight, kp_weight=args.kp_weight,
+        gripper_weight=args.gripper_weight, scene=args.scene,
         layouts=args.layouts, layout_fraction=args.layout_fraction, frames_cache=args.frames_cache,
         norm=args.norm, norm_calib_frames=args.norm_calib_frames,
     )

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from jafm_robot.contract import ACTION_DIM
 from jafm_robot.datasets.concat import ConcatDataset, open_dataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.configuration_vla import NORMS, get_config
@@ -58,6 +58,10 @@ class TrainConfig:
     threads: int | None = None  # CPU intra-op threads; None = see cpu_threads()
     aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
     kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
+    # weight of the gripper dimension in the action loss, relative to each joint's 1 (the weights are
+    # rescaled to mean 1, so 1.0 is the plain L1 over all eight). The gripper is one dimension of
+    # eight, but its open/close decisions (close now, keep a held part closed) decide an episode.
+    gripper_weight: float = 1.0
     init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule); .onnx too
     # with an ONNX --init: steps during which only the parameters the file could not give (the
     # training-only auxiliary head) learn, so a random head's first gradients do not reach the
@@ -83,11 +87,18 @@ class TrainConfig:
 class _LossModule(nn.Module):
     """What DDP wraps: the whole forward+loss, so gradient sync hooks see the real computation."""
 
-    def __init__(self, policy: VLAPolicy, aux_weight: float = 0.0, kp_weight: float = 0.0) -> None:
+    def __init__(self, policy: VLAPolicy, aux_weight: float = 0.0, kp_weight: float = 0.0,
+                 gripper_weight: float = 1.0) -> None:
         super().__init__()
+        if not (np.isfinite(gripper_weight) and gripper_weight > 0):
+            raise ValueError(f"--gripper-weight must be > 0, got {gripper_weight}")
         self.policy = policy
         self.aux_weight = aux_weight
         self.kp_weight = kp_weight
+        w = torch.ones(ACTION_DIM)
+        w[-1] = float(gripper_weight)
+        device = next(policy.parameters()).device  # the policy is on its device already
+        self.register_buffer("dim_weight", (w / w.mean()).to(device), persistent=False)
         self.terms: dict[str, torch.Tensor] = {}  # the last batch's unweighted loss terms (for the log)
 
     def _action_loss(self, pred: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
@@ -95,9 +106,10 @@ class _LossModule(nn.Module):
         """L1 on the normalised chunk; rows with ``act_valid`` 0 (layout frames: keypoint targets
         only, placeholder actions) do not count, whichever other terms are on."""
         target = self.policy.normalize_actions(actions, state)
+        err = (pred - target).abs() * self.dim_weight
         if act_valid is None:
-            return F.l1_loss(pred, target)
-        per = (pred - target).abs().mean((1, 2))
+            return err.mean()
+        per = err.mean((1, 2))
         return (per * act_valid).sum() / act_valid.sum().clamp_min(1.0)
 
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, instruction: torch.Tensor, actions: torch.Tensor,
@@ -336,7 +348,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         layouts.normalise_aux(aux_mean, aux_std)
     policy.to(device).train()
     loss_module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
-                              cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0)
+                              cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0,
+                              cfg.gripper_weight)
     module: nn.Module = loss_module
     if distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP

@@ -384,3 +384,32 @@ def test_a_missed_grasp_does_not_move_the_pick_point():
     np.testing.assert_allclose(aux[0, :3], panda_fk(ep.state[12, :7]), atol=1e-6)
     np.testing.assert_allclose(aux[0, 3:6], panda_fk(ep.state[20, :7]), atol=1e-6)
     assert valid[:5, YAW].all() and not valid[5:, YAW].any()
+
+
+def test_gripper_weight_scales_only_the_gripper_error():
+    """--gripper-weight G: an error in the gripper dimension alone costs G / mean(w) times more,
+    an error in the joints alone (1 / mean(w)) less; G = 1 is the plain L1 of all eight."""
+    import torch
+
+    from jafm_robot.policies.vla.configuration_vla import get_config
+    from jafm_robot.policies.vla.modeling_vla import VLAPolicy
+    from jafm_robot.training.trainer import _LossModule
+
+    torch.manual_seed(0)
+    pol = VLAPolicy(get_config("tiny", image_size=IMG, chunk_len=4))
+    b = 2
+    imgs = {c: torch.randint(0, 255, (b, IMG, IMG, 3), dtype=torch.uint8) for c in pol.cfg.cameras}
+    state = torch.tensor(np.tile(HOME, (b, 1)), dtype=torch.float32)
+    instr = torch.zeros(b, 128, dtype=torch.uint8)
+    with torch.no_grad():
+        pred = pol.predict_normalized(imgs, state, instr)
+        target = pol.normalize_actions(state[:, None].repeat(1, 4, 1), state)
+        err = (pred - target).abs()
+        plain, weighted = _LossModule(pol), _LossModule(pol, gripper_weight=4.0)
+        actions = state[:, None].repeat(1, 4, 1)
+        assert float(plain(imgs, state, instr, actions)) == pytest.approx(float(err.mean()), rel=1e-5)
+        mean_w = (7 + 4.0) / 8
+        expect = (err[..., :7].sum(-1) / mean_w + err[..., 7] * 4.0 / mean_w).mean() / 8
+        assert float(weighted(imgs, state, instr, actions)) == pytest.approx(float(expect), rel=1e-5)
+    with pytest.raises(ValueError, match="gripper-weight"):
+        _LossModule(pol, gripper_weight=0.0)
