@@ -138,6 +138,7 @@ class SimNode(Node):
         self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self.success = False
+        self.outcome = ""  # "success" or task.failure_mode() at the last camera tick (diagnostics)
         self._announce()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
@@ -278,7 +279,9 @@ class SimNode(Node):
                 if now >= next_cam:
                     next_cam = max(next_cam + cam_period, now)
                     self._publish_cameras()
+                    self.u.task.track_step()  # which parts were lifted: the outcome needs the history
                     ok = bool(self.u.is_success())
+                    self.outcome = self.u.task.outcome(ok)
                     if ok != self.success:
                         self.success = ok
                         self.pub_success.publish(Bool(data=ok))
@@ -320,6 +323,7 @@ class SimNode(Node):
             "goal_part": str(getattr(self.u.task, "goal", {}).get("part", "")),
             "goal_bin": str(getattr(self.u.task, "goal", {}).get("bin", "")),
             "is_success": self.success,
+            "outcome": self.outcome,
             **{f"{k}_rate_hz": r.rate() for k, r in self.rates.items()},
             "render_p50_ms": self.render_ms.summary()["p50_ms"],
             **self.counts,
