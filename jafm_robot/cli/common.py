@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,12 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def outcome_counts(outcomes: Iterable[str]) -> dict[str, int]:
+    """How many episodes ended each way (``info["outcome"]``), most common first."""
+    return dict(Counter(outcomes).most_common())
+
 
 def failures_line(outcomes: dict[str, int]) -> str | None:
     """``failures: dropped 2, never lifted 1`` from an ``outcomes`` count (None when nothing failed)."""

@@ -89,6 +89,7 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
     from jafm_robot.experts import make_expert
     from jafm_robot.experts.rollout import rollout, write_video
     from jafm_robot.hosts.overlay import overlay
+    from jafm_robot.hosts.video import outcome_label
 
     tasks = _tasks(args.tasks, list(TASKS)) if args.tasks else ["PickPlace", "ConveyorPick", "Sort"]
     results, frames, t0 = [], [], time.perf_counter()
@@ -102,8 +103,7 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
             r.info["task"] = task
             results.append(r)
             for j, f in enumerate(raw):
-                end = "SUCCESS" if r.success else f"FAILED: {r.info.get('outcome', '')}".rstrip(": ")
-                foot = end if j >= len(raw) - 3 else f"t = {j / 10:.1f} s"
+                foot = outcome_label(r.success, r.info.get("outcome", "")) if j >= len(raw) - 3 else f"t = {j / 10:.1f} s"
                 frames.append(overlay(f, [f"{task} [{lang}] seed {r.seed} (scripted expert)", r.instruction],
                                       footer=[foot]))
         env.close()

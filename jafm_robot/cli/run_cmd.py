@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
 from typing import Any
 
 from jafm_robot.cli.common import (
     check_task,
     failures_line,
+    outcome_counts,
     parse_languages,
     progress,
     wilson_interval,
@@ -62,11 +62,9 @@ def summarize_runs(episodes: list[Any], **extra: Any) -> dict[str, Any]:
         es = [e for e in episodes if e.language == lang]
         s = sum(e.success for e in es)
         by_lang[lang] = {"episodes": len(es), "success_rate": s / len(es), "ci95": list(wilson_interval(s, len(es)))}
-    outcomes = Counter(e.outcome for e in episodes if getattr(e, "outcome", ""))
     return {"episodes": n, "success_rate": k / n if n else 0.0, "ci95": list(wilson_interval(k, n)),
-            "by_language": by_lang, "outcomes": dict(outcomes.most_common()),
+            "by_language": by_lang, "outcomes": outcome_counts(e.outcome for e in episodes if e.outcome),
             "runs": [e.to_dict() for e in episodes], **extra}
-
 
 
 def save_traces(path: str, episodes: list[Any]) -> None:

@@ -11,7 +11,6 @@ No torch, no rclpy; pybullet only through the env.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.cli.common import wilson_interval
+from jafm_robot.cli.common import outcome_counts, wilson_interval
 
 ActFn = Callable[[Any], np.ndarray]
 
@@ -129,9 +128,9 @@ def summarize(
         "wall_s": total_wall,
         "failed_seeds": [r.seed for r in results if not r.success],
     }
-    outcomes = Counter(r.info["outcome"] for r in results if "outcome" in r.info)
+    outcomes = outcome_counts(r.info["outcome"] for r in results if "outcome" in r.info)
     if outcomes:
-        out["outcomes"] = dict(outcomes.most_common())
+        out["outcomes"] = outcomes
     out.update(extra)
     return out
 

@@ -10,10 +10,15 @@ import numpy as np
 from jafm_robot.hosts.overlay import overlay
 
 
+def outcome_label(success: bool, outcome: str = "") -> str:
+    """The last frames' footer: ``SUCCESS``, or ``FAILED: <how>`` when the outcome is known."""
+    return "SUCCESS" if success else f"FAILED: {outcome}" if outcome else "FAILED"
+
+
 def episode_frames(ep: Any, scale: int = 2) -> list[np.ndarray]:
     """Overlay every video frame of a :class:`~jafm_robot.hosts.realtime.RunEpisode`."""
     lp, pol = ep.loop, ep.policy
-    outcome = "SUCCESS" if ep.success else f"FAILED: {ep.outcome}" if getattr(ep, "outcome", "") else "FAILED"
+    outcome = outcome_label(ep.success, ep.outcome)
     stats = (f"loop {lp.get('rate_hz', 0):.0f} Hz  p99 err {lp.get('period_error_p99_us', float('nan')):.0f} us  "
              f"misses {lp.get('misses', 0)}  inference p50 {pol.get('latency_p50_ms', float('nan')):.1f} ms")
     out = []

@@ -21,16 +21,7 @@ import torch
 
 from jafm_robot.policies.vla.configuration_vla import VLAConfig
 from jafm_robot.runtime.metadata import sha256_file
-from jafm_robot.training.checkpoint import read_checkpoint, save_checkpoint
-
-
-def source_command(ckpt: dict[str, Any]) -> str:
-    """The training command that made one source: a run's own command line, or for a jafm_robot
-    ONNX file the one its card names. Kept with the average because only the first ``.pt``
-    source's metadata survives in the result, and the card must still name every run."""
-    if ckpt.get("from_onnx") is not None:
-        return str((ckpt["from_onnx"].get("training") or {}).get("command") or "")
-    return shlex.join(ckpt.get("argv") or [])
+from jafm_robot.training.checkpoint import read_checkpoint, save_checkpoint, training_command
 
 
 def average_checkpoints(sources: list[str | Path], out: str | Path, argv: list[str] | None = None) -> dict[str, Any]:
@@ -63,7 +54,7 @@ def average_checkpoints(sources: list[str | Path], out: str | Path, argv: list[s
             vals.append(v.float())
         model[key] = torch.stack(vals).mean(0).to(ref.dtype) if ref.is_floating_point() else ref.clone()
     entry = {"sources": [{"path": str(s), "sha256": sha256_file(s), "step": int(c.get("step", 0)),
-                          "command": source_command(c)} for s, c in zip(sources, ckpts, strict=True)],
+                          "command": training_command(c)} for s, c in zip(sources, ckpts, strict=True)],
              "command": shlex.join(argv or [])}
     payload = {k: v for k, v in base.items() if k not in ("optimizer", "scheduler", "model")}
     payload.update(model=model, average=entry)

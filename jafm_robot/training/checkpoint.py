@@ -8,6 +8,7 @@ nothing but the ``.pt`` file.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,12 @@ def policy_from_checkpoint(ckpt: dict[str, Any] | str | Path, map_location: str 
     model.load_state_dict(ckpt["model"])
     model.eval()
     return model, ckpt
+
+
+def training_command(ckpt: dict[str, Any]) -> str:
+    """The training command that made a checkpoint: a run's own command line, or for one read from a
+    jafm_robot ONNX file the command its card names ("" where neither is known). The card's
+    ``train_chain`` and an average's sources name their runs by it."""
+    if ckpt.get("from_onnx") is not None:
+        return str((ckpt["from_onnx"].get("training") or {}).get("command") or "")
+    return shlex.join(ckpt.get("argv") or [])

@@ -26,7 +26,7 @@ import torch
 from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
 from jafm_robot.policies.vla.modeling_vla import OnnxVLA, VLAPolicy, fold_affine_norms, onnx_input_order
 from jafm_robot.runtime.metadata import BATCH_AXIS, PolicyMetadata, card_path, sha256_file
-from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint
+from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, training_command
 
 OPSET = 17
 PARITY_TOL = 1e-4
@@ -97,9 +97,8 @@ def onnx_init_card(ckpt: dict[str, Any], sha256: str | None) -> dict[str, Any] |
     src = ckpt.get("from_onnx")
     if src is None:
         return None
-    tr = src.get("training") or {}
-    return {"sha256": sha256, "step": int(ckpt.get("step", 0)), "command": tr.get("command") or "",
-            "init_chain": list(tr.get("init_chain") or [])}
+    return {"sha256": sha256, "step": int(ckpt.get("step", 0)), "command": training_command(ckpt),
+            "init_chain": list((src.get("training") or {}).get("init_chain") or [])}
 
 
 def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
@@ -143,8 +142,7 @@ def init_chain(ckpt: dict[str, Any], limit: int = 16) -> list[dict[str, Any]]:
                           "command": parent["average"].get("command") or "",
                           "average_of": [{k: src.get(k) for k in ("path", "sha256", "command")} for src in sources]})
             run_ckpt = next((str(src["path"]) for src in sources if str(src.get("path")).endswith(".pt")), run_ckpt)
-        chain.append({"checkpoint": run_ckpt, "step": int(parent.get("step", 0)),
-                      "command": shlex.join(parent.get("argv") or [])})
+        chain.append({"checkpoint": run_ckpt, "step": int(parent.get("step", 0)), "command": training_command(parent)})
         init = (parent.get("train_config") or {}).get("init")
         child = parent
     return chain[::-1]
