@@ -7,12 +7,17 @@ import json
 from jafm_robot.cli.main import main
 
 
-def test_bench_latency_reports_both_backends(tmp_path, trained_run):
+def _bench_json(tmp_path, *args: str) -> dict:
+    """Run ``jafm-robot bench latency ARGS --json F``, check it exits 0, return what it wrote."""
     out = tmp_path / "lat.json"
+    assert main(["bench", "latency", *args, "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_bench_latency_reports_both_backends(tmp_path, trained_run):
     run, _ = trained_run
-    assert main(["bench", "latency", "--policy", str(run / "checkpoints/last.pt"), "--iters", "5", "--warmup", "1",
-                 "--providers", "cpu,cuda", "--threads", "1", "--json", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = _bench_json(tmp_path, "--policy", str(run / "checkpoints/last.pt"), "--iters", "5", "--warmup", "1",
+                      "--providers", "cpu,cuda", "--threads", "1")
     torch_r, ort_r = res["results"]["torch_eager_cpu"], res["results"]["onnxruntime_cpu"]
     for r in (torch_r, ort_r):
         assert r["n"] == 5 and 0 < r["p50_ms"] <= r["p99_ms"]
@@ -26,11 +31,9 @@ def test_bench_latency_reports_both_backends(tmp_path, trained_run):
 def test_bench_latency_times_a_teacher_in_the_same_run(tmp_path, trained_run):
     """The student is judged against its teacher: both latencies come from one run, the teacher on
     an observation of its own shape (here a bigger, freshly initialised size with both cameras)."""
-    out = tmp_path / "lat.json"
     run, _ = trained_run
-    assert main(["bench", "latency", "--policy", str(run / "checkpoints/last.pt"), "--teacher", "small", "--iters", "4",
-                 "--warmup", "1", "--threads", "1", "--json", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = _bench_json(tmp_path, "--policy", str(run / "checkpoints/last.pt"), "--teacher", "small", "--iters", "4",
+                      "--warmup", "1", "--threads", "1")
     teacher, student = res["results"]["teacher_torch_eager_cpu"], res["results"]["onnxruntime_cpu"]
     assert teacher["n"] == 4 and 0 < teacher["p50_ms"] <= teacher["p99_ms"]
     assert res["teacher_over_student_p50"] == teacher["p50_ms"] / student["p50_ms"]
@@ -39,9 +42,8 @@ def test_bench_latency_times_a_teacher_in_the_same_run(tmp_path, trained_run):
 
     onnx_teacher = tmp_path / "teacher.onnx"  # an exported teacher runs in ONNX Runtime
     assert main(["export", "--checkpoint", str(run / "checkpoints/last.pt"), "--out", str(onnx_teacher)]) == 0
-    assert main(["bench", "latency", "--policy", str(run / "checkpoints/last.pt"), "--teacher", str(onnx_teacher),
-                 "--iters", "3", "--warmup", "1", "--threads", "1", "--json", str(out)]) == 0
-    res = json.loads(out.read_text())
+    res = _bench_json(tmp_path, "--policy", str(run / "checkpoints/last.pt"), "--teacher", str(onnx_teacher),
+                      "--iters", "3", "--warmup", "1", "--threads", "1")
     assert res["results"]["teacher_onnxruntime_cpu"]["n"] == 3 and res["teacher_parameter_ratio"] == 1.0
     assert main(["bench", "latency", "--config", "tiny", "--teacher", "no-such-size", "--iters", "2", "--warmup", "0"]) == 2
 
