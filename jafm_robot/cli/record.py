@@ -34,6 +34,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="turn each episode's first grasp MIN..MAX degrees off the part's grasp yaw (blocks and cubes), "
                         "so the fingers stall on its corners and the expert lifts anyway (and recovers if it slips); "
                         "the turned approach is marked and left out of training like --miss-first-grasp")
+    p.add_argument("--student", default=None, metavar="POLICY",
+                   help="a trained policy (.pt or .onnx) drives the start of each episode as eval runs it, and the "
+                        "expert takes over from where it brought the arm (DAgger-style corrections of the policy's "
+                        "own mistakes); the policy's actions are marked and left out of training")
+    p.add_argument("--takeover", default="10,60", metavar="MIN,MAX",
+                   help="with --student: the expert takes over at a step drawn in MIN..MAX, or earlier where the "
+                        "policy starts to close the fingers (default 10,60)")
+    p.add_argument("--replan-every", type=int, default=None,
+                   help="with --student: action points between the policy's inferences (default chunk_len//2, as eval)")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
 
@@ -41,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import shlex
     import sys
+
+    import numpy as np
 
     from jafm_robot.cli.common import check_task, parse_languages, progress, write_json
     from jafm_robot.datasets.recording import record
@@ -59,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     miss = pair("--miss-first-grasp", args.miss_first_grasp, "2,3.5")
     turn = pair("--turn-first-grasp", args.turn_first_grasp, "20,40")
+    takeover = pair("--takeover", args.takeover, "10,60")
+    assert takeover is not None
+    if not all(float(v).is_integer() for v in takeover):
+        raise ValueError(f"--takeover takes whole steps MIN,MAX, got {args.takeover!r}")
     bar = progress(total=args.episodes, desc=f"record {args.task}")
     last = [0]
 
@@ -71,9 +86,15 @@ def run(args: argparse.Namespace) -> int:
                  keep_failures=args.keep_failures, on_episode=tick, cube_grasp_offset_deg=args.cube_grasp_offset,
                  grasp_hold_steps=args.grasp_hold, approach_yaw_noise_deg=args.approach_yaw_noise,
                  align_above=args.align_above, miss_first_grasp_cm=miss, turn_first_grasp_deg=turn,
+                 student=args.student, takeover_steps=(int(takeover[0]), int(takeover[1])),
+                 replan_every=args.replan_every,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
     print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "
           f"dataset now {res.total_episodes} episodes / {res.total_frames} frames")
+    if args.student is not None:
+        steps = res.takeover_steps or [0]
+        print(f"--student: expert took over at steps {min(steps)}-{max(steps)} (median {int(np.median(steps))}); "
+              f"the policy finished {len(res.student_finished)} episodes before a takeover (not written)")
     write_json(args.json, res.__dict__)
     return 0 if res.written == args.episodes else 1

@@ -84,6 +84,49 @@ class ApproachYawNoise:
         return np.clip(out, low, high).astype(np.float32)
 
 
+@dataclass
+class StudentTakeover:
+    """DAgger-style data without a per-frame teacher chunk: a trained policy drives the start of
+    each episode exactly as it is deployed (:class:`~jafm_robot.policies.inference.ChunkExecutor`,
+    motor targets interpolated within each step as eval and the control loop move them), and the
+    scripted expert takes over from the state the policy reached and finishes the episode.
+
+    Behaviour cloning only ever shows the policy the expert's own states; the shipped PickPlace
+    model's failures start where its hand hovers 1.5-11 cm off the named part and closes there.
+    Handing over at a random step in ``steps`` (MIN, MAX), or earlier at the moment the policy
+    first commands the fingers to close (below ``close_width``), puts the expert's correction from
+    the policy's own mistakes into the dataset. The policy's actions (frames before the takeover)
+    are marked as skipped actions, so training imitates only the expert's.
+    """
+
+    policy: Any  # a LoadedPolicy (policies.inference.load_policy)
+    steps: tuple[int, int]
+    replan_every: int | None = None
+    close_width: float = 0.05
+
+    def __post_init__(self) -> None:
+        lo, hi = (int(v) for v in self.steps)
+        if not 1 <= lo <= hi:
+            raise ValueError(f"--takeover must be MIN,MAX steps with 1 <= MIN <= MAX, got {self.steps}")
+        self.steps = (lo, hi)
+        from jafm_robot.policies.inference import ChunkExecutor
+
+        self.executor = ChunkExecutor(self.policy, self.replan_every)
+        self.reset(0)
+
+    def reset(self, seed: int) -> None:
+        """A new episode: its own reproducible takeover step (``seed`` is the episode's env seed)."""
+        self.at = int(np.random.default_rng([int(seed), 0x7A4E]).integers(self.steps[0], self.steps[1] + 1))
+        self.executor.reset()
+
+    def act(self, obs: dict[str, Any], step: int) -> np.ndarray | None:
+        """The policy's action for ``step``, or None: the expert takes over from here."""
+        if step >= self.at:
+            return None
+        action = np.asarray(self.executor.act(obs), dtype=np.float32)
+        return None if action[7] < self.close_width else action
+
+
 def _range(option: str, value: tuple[float, float] | None, unit: str, most: float) -> tuple[float, float] | None:
     """A MIN,MAX pair checked as 0 < MIN <= MAX <= ``most``, or None; ``ValueError`` naming ``option``."""
     if value is None:
@@ -95,27 +138,53 @@ def _range(option: str, value: tuple[float, float] | None, unit: str, most: floa
 
 
 def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | None = None,
-                       noise: ApproachYawNoise | None = None) -> tuple[Episode, dict]:
+                       noise: ApproachYawNoise | None = None,
+                       takeover: StudentTakeover | None = None) -> tuple[Episode, dict]:
     """One expert episode as an :class:`Episode` (not yet written) and the final info dict. With
-    ``noise`` the env executes the noisy action while the episode records the expert's."""
+    ``noise`` the env executes the noisy action while the episode records the expert's. With
+    ``takeover`` a policy drives until the expert takes over (see :class:`StudentTakeover`); the
+    info dict then holds ``takeover_step`` (None if the episode ended first)."""
     obs, info = env.reset(seed=seed, options={"language": language})
-    expert.reset(seed=seed)
+    u = env.unwrapped
+    interpolation = u.action_interpolation
+    taken_at: int | None = None
+    if takeover is None:
+        expert.reset(seed=seed)
+    else:
+        takeover.reset(seed)
+        u.action_interpolation = "linear"  # the policy's steps move as eval and the runtime move them
     if noise is not None:
         noise.reset(seed)
         low, high = env.action_space.low, env.action_space.high
     frames: dict[str, list[np.ndarray]] = {c: [] for c in CAMERAS}
     states, actions = [], []
     limit = max_steps or getattr(env.spec, "max_episode_steps", None) or 10_000
-    for _ in range(limit):
-        action = np.asarray(expert.act(obs), dtype=np.float32)
-        for c in CAMERAS:
-            frames[c].append(np.asarray(obs[c], dtype=np.uint8))
-        states.append(np.asarray(obs["state"], dtype=np.float32))
-        actions.append(action)
-        executed = action if noise is None else noise(action, str(getattr(expert, "phase", "")), low, high)
-        obs, _r, terminated, truncated, info = env.step(executed)
-        if terminated or truncated:
-            break
+    try:
+        for i in range(limit):
+            action = None
+            if takeover is not None and taken_at is None:
+                action = takeover.act(obs, i)
+                if action is None:  # the expert continues from where the policy brought the arm
+                    taken_at = i
+                    u.action_interpolation = interpolation
+                    expert.reset(seed=seed)
+            if action is None:
+                action = np.asarray(expert.act(obs), dtype=np.float32)
+            for c in CAMERAS:
+                frames[c].append(np.asarray(obs[c], dtype=np.uint8))
+            states.append(np.asarray(obs["state"], dtype=np.float32))
+            actions.append(action)
+            executed = action if noise is None else noise(action, str(getattr(expert, "phase", "")), low, high)
+            obs, _r, terminated, truncated, info = env.step(executed)
+            if terminated or truncated:
+                break
+    finally:
+        u.action_interpolation = interpolation
+    if takeover is not None:
+        info = {**info, "takeover_step": taken_at}
+    skip = getattr(expert, "unimitated", None)
+    if takeover is not None:
+        skip = (0, taken_at) if taken_at else None
     ep = Episode(
         images={c: np.stack(v) for c, v in frames.items()},
         state=np.stack(states),
@@ -124,7 +193,7 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
         language=str(info.get("language", language)),
         seed=int(seed),
         success=bool(info.get("is_success", False)),
-        skip_actions=getattr(expert, "unimitated", None),
+        skip_actions=skip,
     )
     return ep, info
 
@@ -138,6 +207,10 @@ class RecordResult:
     total_episodes: int = 0
     total_frames: int = 0
     per_language: dict[str, int] = field(default_factory=dict)
+    #: with a student: episodes the policy ended before the expert took over (not written)
+    student_finished: list[int] = field(default_factory=list)
+    #: with a student: the step at which the expert took over, per written episode
+    takeover_steps: list[int] = field(default_factory=list)
 
 
 def record(
@@ -157,6 +230,9 @@ def record(
     align_above: bool = False,
     miss_first_grasp_cm: tuple[float, float] | None = None,
     turn_first_grasp_deg: tuple[float, float] | None = None,
+    student: str | Path | None = None,
+    takeover_steps: tuple[int, int] = (10, 60),
+    replan_every: int | None = None,
 ) -> RecordResult:
     """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
@@ -167,7 +243,9 @@ def record(
     ``miss_first_grasp_cm`` (min, max) aims each episode's first grasp that far off the part and
     demonstrates the recovery (``Expert.first_grasp_miss``); ``turn_first_grasp_deg`` (min, max)
     turns it that far off the part's grasp yaw, so the fingers stall on its corners and the
-    expert lifts anyway (``Expert.first_grasp_turn``)."""
+    expert lifts anyway (``Expert.first_grasp_turn``). ``student`` (a .pt or .onnx policy) drives
+    each episode until the expert takes over at a step in ``takeover_steps`` or where the policy
+    starts to close the fingers (:class:`StudentTakeover`, ``Expert.resume_over_part``)."""
     from jafm_robot.experts import make_expert
 
     if episodes < 1:
@@ -177,6 +255,22 @@ def record(
     noise = ApproachYawNoise(approach_yaw_noise_deg) if approach_yaw_noise_deg else None
     miss = _range("--miss-first-grasp", miss_first_grasp_cm, "centimetres", 10.0)
     turn = _range("--turn-first-grasp", turn_first_grasp_deg, "degrees", 45.0)
+    takeover = None
+    if student is not None:
+        if miss is not None or turn is not None or noise is not None:
+            raise ValueError("--student cannot be combined with --miss-first-grasp, --turn-first-grasp or "
+                             "--approach-yaw-noise: the takeover already marks the episode's start as not imitated")
+        from jafm_robot.policies.inference import load_policy
+
+        policy = load_policy(student)
+        if policy.meta.image_size != image_size:
+            raise ValueError(f"--student {student} sees {policy.meta.image_size} px frames, the recording "
+                             f"--image-size is {image_size}")
+        if policy.meta.tasks and task not in policy.meta.tasks:
+            raise ValueError(f"--student {student} was trained on tasks {policy.meta.tasks}, not {task!r}")
+        if bad := [lang for lang in languages if lang not in policy.meta.languages]:
+            raise ValueError(f"--student {student} was trained on languages {policy.meta.languages}, not {bad}")
+        takeover = StudentTakeover(policy, takeover_steps, replan_every)
     env = make_env(task, image_size)
     try:
         fps = round(1.0 / env_action_dt(env))
@@ -194,17 +288,22 @@ def record(
             expert.first_grasp_miss = (miss[0] / 100.0, miss[1] / 100.0)
         if turn is not None:
             expert.first_grasp_turn = (float(np.radians(turn[0])), float(np.radians(turn[1])))
+        expert.resume_over_part = takeover is not None
         res = RecordResult(root=str(out))
         s = seed
         while res.written < episodes and res.attempted < episodes * max_attempts_factor:
             while s in used:
                 s += 1
             lang = languages[(res.attempted) % len(languages)]
-            ep, _info = run_expert_episode(env, expert, s, lang, noise=noise)
+            ep, info = run_expert_episode(env, expert, s, lang, noise=noise, takeover=takeover)
             ep.env_task = task
             used.add(s)
             res.attempted += 1
-            if ep.success or keep_failures:
+            if takeover is not None and info["takeover_step"] is None:
+                res.student_finished.append(s)  # nothing of the expert's to learn from
+            elif ep.success or keep_failures:
+                if takeover is not None:
+                    res.takeover_steps.append(int(info["takeover_step"]))
                 writer.add_episode(ep)
                 res.written += 1
                 res.per_language[ep.language] = res.per_language.get(ep.language, 0) + 1

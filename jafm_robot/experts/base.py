@@ -118,6 +118,16 @@ class Expert:
     #: recovers). The turned approach and close are reported in :attr:`unimitated` like a miss
     #: (``record --turn-first-grasp``).
     first_grasp_turn: tuple[float, float] | None = None
+    #: a script started mid-episode with an open hand low near the part (within 8 cm across)
+    #: re-centres over the part at that height and descends: it slides across while the part
+    #: lies between the open fingers (only descends if within 1 cm), and otherwise first rises
+    #: just clear of the part's top,
+    #: instead of first lifting to carry height. This is the correction a policy that closed
+    #: 2-9 cm off a part never saw: ``record --student`` hands an episode over to the expert
+    #: where the policy was about to grasp, and a demonstration that goes up to 16 cm from there
+    #: would teach the policy to back off from every grasp it lines up. Off by default, so the
+    #: experts' own episodes (which start at home) are unchanged.
+    resume_over_part = False
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -375,7 +385,22 @@ class Expert:
             # lift first if we are low (never drag across the table); from up there the probe
             # rays of grasp_yaw cannot hit the arm itself
             ee, _ = self.ee()
-            if ee[2] < self.table_z + self.carry_height - 0.03:
+            hover_z: float | None = None  # None: descend from the usual approach height
+            lined_up = False  # resumed with the hand already over the part: only the descent is left
+            slide = False  # resumed with the part between the fingers: keep the wrist's grasp yaw
+            if ee[2] < self.table_z + self.carry_height - 0.03 and self._open_over(part, ee):
+                fit = self._fit_between_fingers(part, ee)
+                if fit is None:  # a finger over the part: rise just clear of its top, then re-centre
+                    ppos, _ = self.pose(part)
+                    clear = float(ppos[2]) + float(part.half_height) + 0.02
+                    if ee[2] < clear:
+                        yield from self.move_to(np.array([ee[0], ee[1], clear]), self.ee_yaw_unwrapped(),
+                                                speed=self.slow_speed)
+                        ee, _ = self.ee()
+                else:
+                    slide, lined_up = True, fit <= 0.01
+                hover_z = float(ee[2])
+            elif ee[2] < self.table_z + self.carry_height - 0.03:
                 yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
             miss, miss_from = np.zeros(3), self.steps  # where() reads it: filled in place below
 
@@ -386,6 +411,9 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
+            if slide:  # the fingers already straddle the part: no turn around it at this depth
+                here = self.ee_yaw_unwrapped()
+                yaw0 = min(cands, key=lambda y: abs(y - here))
             if self._miss_pending and self.first_grasp_turn is not None:
                 if part.shape == "cylinder":  # no yaw to get wrong: a plain grasp
                     self._miss_pending = self.first_grasp_miss is not None
@@ -403,14 +431,18 @@ class Expert:
             yaw = self.yaw_follower(part, yaw0, lead_t=2 * self.dt)
             top = float(where()[2]) + float(part.half_height)
 
-            def above(top: float = top) -> np.ndarray:
+            def above(top: float = top, hover_z: float | None = hover_z) -> np.ndarray:
                 c = where(self.dt * 2)
-                return np.array([c[0], c[1], max(top + self.approach_height, self.table_z + 0.08)])
+                z = max(top + self.approach_height, self.table_z + 0.08)
+                if hover_z is not None:  # resumed low over the part: re-centre at that height
+                    z = min(hover_z, z)
+                return np.array([c[0], c[1], z])
 
             if self.align_above_square and self.is_square(part):
                 yield from self.move_to(above, self.ee_yaw_unwrapped(), width=open_w)
                 self.phase = "align"
-            yield from self.move_to(above, yaw, width=open_w)
+            if not lined_up:
+                yield from self.move_to(above, yaw, width=open_w)
             yield from self.gripper(open_w, settle_steps=0)
             self.phase = "descend"
 
@@ -456,6 +488,30 @@ class Expert:
             ee, _ = self.ee()
             yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), held_yaw)
             yield from self.gripper(self.cfg.gripper_width_limit[1], settle_steps=1)
+
+    def _open_over(self, part: Any, ee: np.ndarray) -> bool:
+        """:attr:`resume_over_part` applies: the first attempt of this script, the hand open wider
+        than the part and within 8 cm of it across."""
+        if not self.resume_over_part or self.attempts != 1:
+            return False
+        pos, _ = self.pose(part)
+        wide = self.width >= self.grasp_width(part, 0.0) + 0.01
+        return bool(wide and np.linalg.norm(ee[:2] - pos[:2]) <= 0.08)
+
+    def _fit_between_fingers(self, part: Any, ee: np.ndarray) -> float | None:
+        """With :attr:`resume_over_part`: how far (m, across) the hand is from the part when the
+        part already lies between the open fingers' planes with a 5 mm margin and the wrist is
+        within 0.2 rad of a grasp yaw, so the hand can slide over it at this height; None when a
+        finger would run into it (or the wrist must turn) and the hand must rise first."""
+        pos, _ = self.pose(part)
+        ref = self.ee_yaw_unwrapped()
+        if min(abs(y - ref) for y in self.grasp_yaw_candidates(part)) > 0.2:
+            return None
+        d = np.asarray(pos[:2], dtype=np.float64) - np.asarray(ee[:2], dtype=np.float64)
+        along = abs(float(d @ np.array([np.sin(ref), -np.cos(ref)])))  # the fingers' closing line
+        if along > (self.width - self.grasp_width(part, ref)) / 2 - 0.005:
+            return None
+        return float(np.linalg.norm(d))
 
     def _close_tracking(
         self, target: Callable[[], np.ndarray], yaw: Callable[[], float], part_width: float

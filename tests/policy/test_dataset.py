@@ -253,3 +253,35 @@ def test_skipped_actions_are_stored_and_left_out_of_the_action_loss(tmp_path):
     bad.skip_actions = (4, 11)
     with pytest.raises(ValueError, match="skip_actions"):
         w.add_episode(bad)
+
+
+def test_record_with_a_student_hands_over_to_the_expert_and_masks_the_students_actions(tmp_path):
+    """``record --student``: the shipped policy drives each episode until the expert takes over
+    (at a seeded step in MIN..MAX, or earlier where the policy starts to close the fingers); the
+    expert finishes it, and the policy's actions are stored as skipped (left out of the action
+    loss). A policy that cannot see the recording's frames, or a mix with a deliberate miss, is a
+    clear error."""
+    from jafm_robot.datasets.recording import record
+    from jafm_robot.paths import shipped_policy
+    from jafm_robot.training.data import imitation_mask
+
+    student = shipped_policy()
+    if student is None:
+        pytest.skip("no shipped policy under models/")
+    res = record("PickPlace", 2, tmp_path / "d", ["en", "ja"], seed=23000, student=student, takeover_steps=(5, 40))
+    assert res.written == 2 and len(res.takeover_steps) == 2
+    ds = LeRobotV3Dataset(tmp_path / "d")
+    assert [(r["skip_actions_from"], r["skip_actions_to"]) for r in ds.episodes] == [(0, t) for t in res.takeover_steps]
+    assert all(5 <= t <= 40 for t in res.takeover_steps)
+    first = ds.episode_index == 0
+    t0 = res.takeover_steps[0]
+    widths = ds.action[first][:, 7]
+    assert (widths[:t0] >= 0.05).all()  # the policy never commanded a close before the takeover
+    assert (widths[t0:] < 0.01).any()  # the expert closed on the part ...
+    assert all(r["success"] for r in ds.episodes)  # ... and finished the task
+    mask = imitation_mask(ds.episode_index, ds.episodes, 10)
+    assert mask is not None and not mask[first][:t0].any() and mask[first][t0:].all()
+    with pytest.raises(ValueError, match="128 px"):
+        record("PickPlace", 1, tmp_path / "e", ["en"], image_size=64, student=student)
+    with pytest.raises(ValueError, match="--miss-first-grasp"):
+        record("PickPlace", 1, tmp_path / "f", ["en"], student=student, miss_first_grasp_cm=(2.0, 3.0))

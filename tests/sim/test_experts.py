@@ -520,3 +520,55 @@ def test_first_grasp_turn_stalls_the_fingers_and_lifts_anyway() -> None:
         assert u.task.is_success() and expert.unimitated is None
     finally:
         env.close()
+
+
+def _hand_beside_the_part(env, seed: int) -> None:
+    """Bring the hand down to grasp depth 1.5-2 cm off the part across the fingers' closing line
+    (a deliberate miss, stopped just before its close): where a cloned policy closes and fails."""
+    u = env.unwrapped
+    miss = make_expert(env)
+    miss.first_grasp_miss = (0.015, 0.02)
+    env.reset(seed=seed, options={"language": "en"})
+    miss.reset(seed=seed)
+    for _ in range(env.spec.max_episode_steps):
+        a = miss.act()
+        if miss.phase == "close":
+            break
+        env.step(a)
+    assert miss.phase == "close"
+    part = u.world.part(u.task.goal["part"])
+    assert np.linalg.norm(np.asarray(u.robot.ee_pose()[0][:2]) - miss.pose(part)[0][:2]) > 0.012
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_expert_resumed_beside_the_part_recentres_low_instead_of_backing_off(resume: bool) -> None:
+    """``resume_over_part`` (``record --student``): an expert started with the open hand at grasp
+    depth beside the part slides over it at that height and grasps, never rising more than a few
+    centimetres; without it the expert first lifts to carry height. Both finish the task."""
+    env = _env("PickPlace")
+    try:
+        u = env.unwrapped
+        _hand_beside_the_part(env, 9302)
+        part = u.world.part(u.task.goal["part"])
+        top = float(p.getBasePositionAndOrientation(part.body_id, physicsClientId=u.client)[0][2]) + part.half_height
+        expert = make_expert(env)
+        expert.resume_over_part = resume
+        expert.reset(seed=9302)
+        peak, closed_at = 0.0, None
+        for i in range(env.spec.max_episode_steps):
+            a = expert.act()
+            if closed_at is None and expert.phase == "close":
+                closed_at = i
+            if closed_at is None:
+                peak = max(peak, float(u.robot.ee_pose()[0][2]))
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                break
+        assert u.task.is_success()
+        assert expert.attempts == 1 and closed_at is not None
+        if resume:
+            assert peak < top + 0.03 and closed_at <= 8  # slid across low and closed soon
+        else:
+            assert peak > expert.table_z + expert.carry_height - 0.02  # backed off to carry height first
+    finally:
+        env.close()
