@@ -25,7 +25,9 @@ def test_help_renders(argv, capsys):
                                                   ("--approach-yaw-noise", "120", "--approach-yaw-noise must be within"),
                                                   ("--miss-first-grasp", "3,2", "--miss-first-grasp must be MIN,MAX"),
                                                   ("--miss-first-grasp", "2", "--miss-first-grasp takes MIN,MAX"),
-                                                  ("--turn-first-grasp", "30,60", "--turn-first-grasp must be MIN,MAX degrees")])
+                                                  ("--turn-first-grasp", "30,60", "--turn-first-grasp must be MIN,MAX degrees"),
+                                                  ("--takeover", "1.5,30", "--takeover takes whole steps"),
+                                                  ("--student", "no/such.onnx", "no/such.onnx")])
 def test_record_refuses_bad_expert_options_before_touching_the_folder(tmp_path, capsys, option, value, message):
     out = tmp_path / "ds"
     assert main(["record", "--task", "PickPlace", "--episodes", "1", "--out", str(out), option, value]) == 2

@@ -285,3 +285,6 @@ def test_record_with_a_student_hands_over_to_the_expert_and_masks_the_students_a
         record("PickPlace", 1, tmp_path / "e", ["en"], image_size=64, student=student)
     with pytest.raises(ValueError, match="--miss-first-grasp"):
         record("PickPlace", 1, tmp_path / "f", ["en"], student=student, miss_first_grasp_cm=(2.0, 3.0))
+    with pytest.raises(ValueError, match="--takeover must be MIN,MAX steps"):
+        record("PickPlace", 1, tmp_path / "g", ["en"], student=student, takeover_steps=(40, 10))
+    assert not any((tmp_path / d).exists() for d in "efg")  # refused before touching the folder
