@@ -43,6 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gripper-weight", type=float, default=1.0,
                    help="weight of the gripper dimension in the action loss relative to each joint's 1 (weights rescaled "
                         "to mean 1): its open/close decisions decide an episode")
+    p.add_argument("--correction-weight", type=int, default=1, metavar="W",
+                   help="sample the frames right after each episode's skipped actions (the expert's correction after "
+                        "record --student, the recovery after --miss-first-grasp) W times as often (1: plain)")
+    p.add_argument("--correction-window", type=int, default=10, metavar="N",
+                   help="with --correction-weight: how many frames after the skipped actions count as the correction")
     p.add_argument("--scene", default=None,
                    help="scene the dataset was recorded in (places the keypoint targets; default: the one the dataset records)")
     p.add_argument("--layouts", default=None,
@@ -69,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         cameras=args.cameras, shift_pad=args.shift_pad, device=args.device, log=args.log,
         save_every=args.save_every, log_every=args.log_every, seed=args.seed, resume=args.resume, threads=args.threads,
         init=args.init, fresh_warmup=args.fresh_warmup, aux_weight=args.aux_weight, kp_weight=args.kp_weight,
-        gripper_weight=args.gripper_weight, scene=args.scene,
+        gripper_weight=args.gripper_weight, correction_weight=args.correction_weight,
+        correction_window=args.correction_window, scene=args.scene,
         layouts=args.layouts, layout_fraction=args.layout_fraction, frames_cache=args.frames_cache,
         norm=args.norm, norm_calib_frames=args.norm_calib_frames,
     )

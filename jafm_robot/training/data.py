@@ -80,6 +80,28 @@ def imitation_mask(episode_index: np.ndarray, episodes: list[dict], chunk_len: i
     return mask if skipped else None
 
 
+def correction_frames(episode_index: np.ndarray, episodes: list[dict], window: int) -> np.ndarray:
+    """int64 indices of the first ``window`` frames after each episode's skipped actions (the frames
+    right after ``skip_actions_to``): where an expert that took over from a policy corrects it
+    (``record --student``) or recovers from its own deliberate miss. ``train --correction-weight``
+    samples them more often, because the few frames of a correction are what a cloned policy lacks
+    and they are drowned out by the plain demonstrations' frames."""
+    if window < 1:
+        raise ValueError(f"--correction-window must be >= 1 frame, got {window}")
+    ep = np.asarray(episode_index)
+    starts = np.searchsorted(ep, np.arange(len(episodes)))
+    ends = np.searchsorted(ep, np.arange(len(episodes)), side="right")
+    out = []
+    for e, row in enumerate(episodes):
+        a, b = (row.get(k) for k in ("skip_actions_from", "skip_actions_to"))
+        a, b = -1 if a is None else int(a), -1 if b is None else int(b)
+        if a < 0 or b <= a:
+            continue
+        lo, hi = starts[e] + b, min(starts[e] + b + window, ends[e])
+        out.append(np.arange(lo, hi, dtype=np.int64))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 class ChunkSamples:
     """Index i -> (observation at frame i, actions i..i+chunk_len-1 clamped at the episode end)."""
 

@@ -62,6 +62,10 @@ class TrainConfig:
     # rescaled to mean 1, so 1.0 is the plain L1 over all eight). The gripper is one dimension of
     # eight, but its open/close decisions (close now, keep a held part closed) decide an episode.
     gripper_weight: float = 1.0
+    # frames right after each episode's skipped actions (a takeover's correction, a miss's
+    # recovery; training.data.correction_frames) are sampled this many times as often (1 = plain)
+    correction_weight: int = 1
+    correction_window: int = 10
     init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule); .onnx too
     # with an ONNX --init: steps during which only the parameters the file could not give (the
     # training-only auxiliary head) learn, so a random head's first gradients do not reach the
@@ -231,6 +235,22 @@ def frames_need_cache(need_bytes: int, available_bytes: int | None, headroom: fl
     return available_bytes is not None and need_bytes > headroom * available_bytes
 
 
+def _correction_frames(cfg: TrainConfig, ds: Any) -> np.ndarray:
+    """The frames ``--correction-weight`` oversamples (empty when it is 1); a clear error for a
+    weight below 1 or a dataset without skipped actions."""
+    if cfg.correction_weight < 1:
+        raise ValueError(f"--correction-weight must be a whole number >= 1, got {cfg.correction_weight}")
+    if cfg.correction_weight == 1:
+        return np.zeros(0, np.int64)
+    from jafm_robot.training.data import correction_frames
+
+    frames = correction_frames(ds.episode_index, ds.episodes, cfg.correction_window)
+    if len(frames) == 0:
+        raise ValueError("--correction-weight: the dataset has no skipped actions, so no correction frames "
+                         "(record them with --student or --miss-first-grasp)")
+    return frames
+
+
 def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     """Run training; returns a summary (final loss, step, paths). Rank 0 writes everything."""
     rank, world, local_rank = _dist_info()
@@ -260,6 +280,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         resume_ckpt = read_checkpoint(last)
 
     ds = open_dataset(cfg.dataset)
+    corrections = _correction_frames(cfg, ds)  # checked before the frames are decoded
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
     # the init file's digest when training started: a path like models/pick_place_v0.onnx is later
     # overwritten by the next shipped model, and the card's init chain must not follow the new one
@@ -366,10 +387,15 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
 
     from torch.utils.data import DistributedSampler
 
-    sampler = DistributedSampler(range(len(samples)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
+    # frame pool: every frame once, correction frames correction_weight times in all
+    pool = np.arange(len(samples), dtype=np.int64)
+    if cfg.correction_weight > 1:
+        pool = np.concatenate([pool, np.tile(corrections, cfg.correction_weight - 1)])
+    sampler = DistributedSampler(range(len(pool)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
     per_rank = max(1, cfg.batch_size // world)  # --batch-size is the global batch
     rng = np.random.default_rng(cfg.seed * 1000 + rank + start_step)
     facts = dataset_facts(ds, list(vcfg.cameras))
+    facts["sampled_per_epoch"] = len(pool)  # frames, plus correction frames drawn again
     if layouts is not None:
         n_layout = max(1, round(cfg.layout_fraction * per_rank))
         facts["layouts"] = {"files": cfg.layouts, "frames": len(layouts), "per_batch": n_layout,
@@ -379,7 +405,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         epoch = start_step * per_rank // max(1, len(sampler))
         while True:
             sampler.set_epoch(epoch)
-            order = np.fromiter(iter(sampler), dtype=np.int64)
+            order = pool[np.fromiter(iter(sampler), dtype=np.int64)]
             for i in range(0, len(order) - per_rank + 1 if len(order) >= per_rank else 1, per_rank):
                 yield order[i: i + per_rank]
             epoch += 1

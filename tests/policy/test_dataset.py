@@ -288,3 +288,35 @@ def test_record_with_a_student_hands_over_to_the_expert_and_masks_the_students_a
     with pytest.raises(ValueError, match="--takeover must be MIN,MAX steps"):
         record("PickPlace", 1, tmp_path / "g", ["en"], student=student, takeover_steps=(40, 10))
     assert not any((tmp_path / d).exists() for d in "efg")  # refused before touching the folder
+
+
+def test_correction_frames_follow_the_skipped_actions_and_weight_the_sampling(tmp_path):
+    """``train --correction-weight``: the frames right after each episode's skipped actions (an
+    expert's correction after a takeover) are the ones oversampled, cut at the episode's end; a
+    dataset without skipped actions, or a weight below 1, is refused before any frame is decoded."""
+    from jafm_robot.training.data import correction_frames
+    from jafm_robot.training.trainer import TrainConfig, _correction_frames, train
+
+    write_synthetic(tmp_path / "a", 2)  # 12 + 13 frames, nothing skipped
+    with pytest.raises(ValueError, match="no skipped actions"):
+        train(TrainConfig(dataset=str(tmp_path / "a"), out=str(tmp_path / "r0"), config="tiny", steps=2, correction_weight=3))
+    with pytest.raises(ValueError, match="--correction-weight must be"):
+        train(TrainConfig(dataset=str(tmp_path / "a"), out=str(tmp_path / "r0"), config="tiny", steps=2, correction_weight=0))
+    assert not (tmp_path / "r0").exists()
+    w = LeRobotV3Writer(tmp_path / "a", fps=10, image_size=IMG)
+    ep = synthetic_episode(5, 15, "ja")
+    ep.skip_actions = (0, 9)  # a takeover at step 9
+    w.add_episode(ep)
+    ds = LeRobotV3Dataset(tmp_path / "a")
+    np.testing.assert_array_equal(correction_frames(ds.episode_index, ds.episodes, 3), 25 + np.arange(9, 12))
+    np.testing.assert_array_equal(correction_frames(ds.episode_index, ds.episodes, 10), 25 + np.arange(9, 15))
+    with pytest.raises(ValueError, match="--correction-window"):
+        correction_frames(ds.episode_index, ds.episodes, 0)
+    cfg = TrainConfig(dataset=str(tmp_path / "a"), out=str(tmp_path / "r"), config="tiny", steps=3, batch_size=4,
+                      correction_weight=4, correction_window=3)
+    np.testing.assert_array_equal(_correction_frames(cfg, ds), 25 + np.arange(9, 12))
+    summary = train(cfg)
+    assert summary["step"] == 3 and np.isfinite(summary["loss"])
+    config = json.loads((tmp_path / "r/train_config.json").read_text())
+    assert config["correction_weight"] == 4
+    assert config["dataset"]["sampled_per_epoch"] == 40 + 3 * 3  # each correction frame 4 times in all
