@@ -59,6 +59,14 @@ def append_layouts(b: Batch, layouts, idx: np.ndarray) -> Batch:
     )
 
 
+def skipped_actions(row: dict) -> tuple[int, int] | None:
+    """An episodes-table row's skipped actions ``[from, to)``, or None (no columns, -1, or empty:
+    datasets recorded before the columns existed read as skipping nothing)."""
+    a, b = (row.get(k) for k in ("skip_actions_from", "skip_actions_to"))
+    a, b = -1 if a is None else int(a), -1 if b is None else int(b)
+    return None if a < 0 or b <= a else (a, b)
+
+
 def imitation_mask(episode_index: np.ndarray, episodes: list[dict], chunk_len: int) -> np.ndarray | None:
     """float32 [N]: 0 for frames whose action chunk reaches into an episode's skipped actions
     (``skip_actions_from``..``skip_actions_to`` in the episodes table: a deliberate miss in a
@@ -69,10 +77,9 @@ def imitation_mask(episode_index: np.ndarray, episodes: list[dict], chunk_len: i
     starts = np.searchsorted(ep, np.arange(len(episodes)))  # frames are stored episode after episode
     skipped = False
     for e, row in enumerate(episodes):
-        a, b = (row.get(k) for k in ("skip_actions_from", "skip_actions_to"))
-        a, b = -1 if a is None else int(a), -1 if b is None else int(b)
-        if a < 0 or b <= a:
+        if (skip := skipped_actions(row)) is None:
             continue
+        a, b = skip
         # frame t's chunk holds actions t..t+chunk_len-1: it reaches [a, b) from t = a-chunk_len+1
         lo, hi = starts[e] + max(0, a - chunk_len + 1), starts[e] + b
         mask[lo:hi] = np.where(ep[lo:hi] == e, 0.0, mask[lo:hi])
@@ -93,11 +100,9 @@ def correction_frames(episode_index: np.ndarray, episodes: list[dict], window: i
     ends = np.searchsorted(ep, np.arange(len(episodes)), side="right")
     out = []
     for e, row in enumerate(episodes):
-        a, b = (row.get(k) for k in ("skip_actions_from", "skip_actions_to"))
-        a, b = -1 if a is None else int(a), -1 if b is None else int(b)
-        if a < 0 or b <= a:
+        if (skip := skipped_actions(row)) is None:
             continue
-        lo, hi = starts[e] + b, min(starts[e] + b + window, ends[e])
+        lo, hi = starts[e] + skip[1], min(starts[e] + skip[1] + window, ends[e])
         out.append(np.arange(lo, hi, dtype=np.int64))
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
