@@ -119,10 +119,9 @@ class Expert:
     #: (``record --turn-first-grasp``).
     first_grasp_turn: tuple[float, float] | None = None
     #: a script started mid-episode with an open hand low near the part (within 8 cm across)
-    #: re-centres over the part at that height and descends: it slides across while the part
-    #: lies between the open fingers (only descends if within 1 cm), and otherwise first rises
-    #: just clear of the part's top,
-    #: instead of first lifting to carry height. This is the correction a policy that closed
+    #: re-centres over the part at that height and descends, instead of first lifting to carry
+    #: height: it slides across while the part lies between the open fingers (within 1 cm it
+    #: only descends), and otherwise first rises just clear of the part's top. This is the correction a policy that closed
     #: 2-9 cm off a part never saw: ``record --student`` hands an episode over to the expert
     #: where the policy was about to grasp, and a demonstration that goes up to 16 cm from there
     #: would teach the policy to back off from every grasp it lines up. Off by default, so the
