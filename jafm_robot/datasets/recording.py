@@ -180,10 +180,9 @@ def run_expert_episode(env, expert, seed: int, language: str, max_steps: int | N
                 break
     finally:
         u.action_interpolation = interpolation
-    if takeover is not None:
-        info = {**info, "takeover_step": taken_at}
     skip = getattr(expert, "unimitated", None)
-    if takeover is not None:
+    if takeover is not None:  # the policy's actions are the ones not to imitate
+        info = {**info, "takeover_step": taken_at}
         skip = (0, taken_at) if taken_at else None
     ep = Episode(
         images={c: np.stack(v) for c, v in frames.items()},

@@ -386,7 +386,7 @@ class Expert:
             ee, _ = self.ee()
             hover_z: float | None = None  # None: descend from the usual approach height
             lined_up = False  # resumed with the hand already over the part: only the descent is left
-            slide = False  # resumed with the part between the fingers: keep the wrist's grasp yaw
+            slide_yaw: float | None = None  # resumed with the part between the fingers: keep this grasp yaw
             if ee[2] < self.table_z + self.carry_height - 0.03 and self._open_over(part, ee):
                 fit = self._fit_between_fingers(part, ee)
                 if fit is None:  # a finger over the part: rise just clear of its top, then re-centre
@@ -397,7 +397,7 @@ class Expert:
                                                 speed=self.slow_speed)
                         ee, _ = self.ee()
                 else:
-                    slide, lined_up = True, fit <= 0.01
+                    lined_up, slide_yaw = fit[0] <= 0.01, fit[1]
                 hover_z = float(ee[2])
             elif ee[2] < self.table_z + self.carry_height - 0.03:
                 yield from self.move_to(np.array([ee[0], ee[1], self.table_z + self.carry_height]), self.ee_yaw_unwrapped())
@@ -410,9 +410,8 @@ class Expert:
             open_w = min(self.cfg.gripper_width_limit[1], self.grasp_width(part, cands[0]) + self.open_margin)
             grasp_z = max(float(where()[2]), self.table_z + 0.015)
             yaw0 = self.grasp_yaw(part, open_w, grasp_z)
-            if slide:  # the fingers already straddle the part: no turn around it at this depth
-                here = self.ee_yaw_unwrapped()
-                yaw0 = min(cands, key=lambda y: abs(y - here))
+            if slide_yaw is not None:  # the fingers already straddle the part: no turn around it at this depth
+                yaw0 = slide_yaw
             if self._miss_pending and self.first_grasp_turn is not None:
                 if part.shape == "cylinder":  # no yaw to get wrong: a plain grasp
                     self._miss_pending = self.first_grasp_miss is not None
@@ -497,20 +496,22 @@ class Expert:
         wide = self.width >= self.grasp_width(part, 0.0) + 0.01
         return bool(wide and np.linalg.norm(ee[:2] - pos[:2]) <= 0.08)
 
-    def _fit_between_fingers(self, part: Any, ee: np.ndarray) -> float | None:
-        """With :attr:`resume_over_part`: how far (m, across) the hand is from the part when the
-        part already lies between the open fingers' planes with a 5 mm margin and the wrist is
-        within 0.2 rad of a grasp yaw, so the hand can slide over it at this height; None when a
-        finger would run into it (or the wrist must turn) and the hand must rise first."""
+    def _fit_between_fingers(self, part: Any, ee: np.ndarray) -> tuple[float, float] | None:
+        """With :attr:`resume_over_part`: how far (m, across) the hand is from the part, and the
+        grasp yaw nearest the wrist's, when the part already lies between the open fingers' planes
+        with a 5 mm margin and the wrist is within 0.2 rad of that yaw, so the hand can slide over
+        it at this height; None when a finger would run into it (or the wrist must turn) and the
+        hand must rise first."""
         pos, _ = self.pose(part)
         ref = self.ee_yaw_unwrapped()
-        if min(abs(y - ref) for y in self.grasp_yaw_candidates(part)) > 0.2:
+        nearest = min(self.grasp_yaw_candidates(part), key=lambda y: abs(y - ref))
+        if abs(nearest - ref) > 0.2:
             return None
         d = np.asarray(pos[:2], dtype=np.float64) - np.asarray(ee[:2], dtype=np.float64)
         along = abs(float(d @ np.array([np.sin(ref), -np.cos(ref)])))  # the fingers' closing line
         if along > (self.width - self.grasp_width(part, ref)) / 2 - 0.005:
             return None
-        return float(np.linalg.norm(d))
+        return float(np.linalg.norm(d)), float(nearest)
 
     def _close_tracking(
         self, target: Callable[[], np.ndarray], yaw: Callable[[], float], part_width: float

@@ -387,10 +387,8 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
 
     from torch.utils.data import DistributedSampler
 
-    # frame pool: every frame once, correction frames correction_weight times in all
-    pool = np.arange(len(samples), dtype=np.int64)
-    if cfg.correction_weight > 1:
-        pool = np.concatenate([pool, np.tile(corrections, cfg.correction_weight - 1)])
+    # frame pool: every frame once, correction frames correction_weight times in all (none at 1)
+    pool = np.concatenate([np.arange(len(samples), dtype=np.int64), np.tile(corrections, cfg.correction_weight - 1)])
     sampler = DistributedSampler(range(len(pool)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
     per_rank = max(1, cfg.batch_size // world)  # --batch-size is the global batch
     rng = np.random.default_rng(cfg.seed * 1000 + rank + start_step)
