@@ -33,3 +33,12 @@ def test_record_refuses_bad_expert_options_before_touching_the_folder(tmp_path, 
     assert main(["record", "--task", "PickPlace", "--episodes", "1", "--out", str(out), option, value]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("verb", [["eval", "--policy", "p.onnx", "--task", "PickPlace"], ["run", "--policy", "p.onnx"], ["demo"]])
+@pytest.mark.parametrize("value", ["0", "1.5", "nan"])
+def test_chunk_hosts_refuse_an_overlap_weight_outside_zero_one(verb, value, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*verb, "--overlap-weight", value])
+    assert e.value.code == 2
+    assert "overlap_weight must be in (0, 1]" in capsys.readouterr().err

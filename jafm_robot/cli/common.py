@@ -75,3 +75,24 @@ def failures_line(outcomes: dict[str, int]) -> str | None:
     """``failures: dropped 2, never lifted 1`` from an ``outcomes`` count (None when nothing failed)."""
     failed = {k: v for k, v in outcomes.items() if k != "success"}
     return "failures: " + ", ".join(f"{k} {v}" for k, v in failed.items()) if failed else None
+
+
+def _overlap_weight(text: str) -> float:
+    import argparse
+
+    from jafm_robot.runtime.chunks import check_overlap_weight
+
+    try:
+        return check_overlap_weight(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_overlap_weight_argument(p: Any) -> None:
+    """``--overlap-weight W``, the same option for every host that executes chunks (eval, run, demo)."""
+    from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT
+
+    p.add_argument("--overlap-weight", type=_overlap_weight, default=DEFAULT_OVERLAP_WEIGHT, metavar="W",
+                   help="a new chunk's weight where it overlaps the plan in force: its points there are "
+                        f"W*new + (1-W)*old, ACT-style temporal ensembling (default {DEFAULT_OVERLAP_WEIGHT}; "
+                        "1 = each chunk replaces the plan)")

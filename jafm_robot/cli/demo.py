@@ -12,7 +12,13 @@ import argparse
 import time
 from pathlib import Path
 
-from jafm_robot.cli.common import failures_line, parse_languages, progress, write_json
+from jafm_robot.cli.common import (
+    add_overlap_weight_argument,
+    failures_line,
+    parse_languages,
+    progress,
+    write_json,
+)
 from jafm_robot.contract import TASKS
 from jafm_robot.paths import shipped_policy
 
@@ -27,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=90_000, help="first seed (held out from training)")
     p.add_argument("--rate", type=float, default=500.0, help="control loop rate (Hz)")
     p.add_argument("--replan-every", type=int, default=None, help="action points between inferences (default chunk_len//2)")
+    add_overlap_weight_argument(p)
     p.add_argument("--video", default="outputs/demo.mp4")
     p.add_argument("--json", default=None)
 
@@ -64,7 +71,8 @@ def _policy_demo(args: argparse.Namespace, policy: Path, langs: list[str]) -> in
     print(f"demo: {policy.name} through the real-time runtime (loop {args.rate:.0f} Hz)")
     print(HEADER)
     for task in tasks:
-        with RealtimeRunner(str(policy), task, loop_rate=args.rate, replan_every=args.replan_every) as runner:
+        with RealtimeRunner(str(policy), task, loop_rate=args.rate, replan_every=args.replan_every,
+                            overlap_weight=args.overlap_weight) as runner:
             for i in progress(range(args.episodes * len(langs)), desc=task):
                 ep = runner.run_episode(args.seed + i, langs[i % len(langs)], video_hz=10.0 if args.video else 0.0)
                 episodes.append(ep)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from jafm_robot.cli.common import add_overlap_weight_argument
+
 HELP = "evaluate a policy (.pt or .onnx) in the env: success rate with 95% CI, chunks executed as the runtime does"
 
 
@@ -14,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=10_000, help="first seed (keep clear of the training seeds)")
     p.add_argument("--lang", default="en", choices=["en", "ja"])
     p.add_argument("--replan-every", type=int, default=None, help="action points between inferences (default chunk_len//2)")
+    add_overlap_weight_argument(p)
     p.add_argument("--json", default=None)
     p.add_argument("--video", default=None, help="MP4 of the first episodes (scene | wrist)")
     p.add_argument("--max-steps", type=int, default=None)
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     check_task(args.task)
     policy = load_policy(args.policy, verify=not args.no_verify)
     res = evaluate(policy, args.task, args.episodes, args.seed, args.lang, args.replan_every, args.video,
-                   max_steps=args.max_steps, execution=args.execution)
+                   max_steps=args.max_steps, execution=args.execution, overlap_weight=args.overlap_weight)
     res["policy"] = str(args.policy)
     lo, hi = res["ci95"]
     print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         from jafm_robot.training.export import update_card_entries
 
         summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every",
-                                       "outcomes") if k in res}
+                                       "overlap_weight", "outcomes") if k in res}
         key = f"{args.task}/{args.lang}"
         if not update_card_entries(args.policy, [("success", key, summary),
                                                  ("commands", f"eval {key}", shlex.join(["jafm-robot", *sys.argv[1:]]))]):

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from jafm_robot.cli.common import (
+    add_overlap_weight_argument,
     check_task,
     failures_line,
     outcome_counts,
@@ -34,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replan-every", type=int, default=None,
                    help="action points between inferences, as in eval (default chunk_len//2: the policy runs at "
                         "1/(replan_every*action_dt) Hz)")
+    add_overlap_weight_argument(p)
     p.add_argument("--provider", default="cpu", choices=["auto", "cpu", "cuda", "tensorrt"])
     p.add_argument("--scene", default=None, help="scene name under sim/scenes or a YAML path")
     p.add_argument("--time-limit", type=float, default=None, help="simulated seconds per episode (default: the task's)")
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     episodes, frames = [], []
     t0 = time.perf_counter()
     with RealtimeRunner(args.policy, args.task, provider=args.provider, loop_rate=args.rate,
-                        replan_every=args.replan_every, scene=args.scene) as runner:
+                        replan_every=args.replan_every, overlap_weight=args.overlap_weight,
+                        scene=args.scene) as runner:
         print(f"policy {args.policy} on {runner.engine.provider}; loop {args.rate:.0f} Hz; inference every "
               f"{runner.replan_every} action points ({runner.policy_rate:g} Hz)", flush=True)
         print(HEADER)
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 frames.extend(episode_frames(ep))
     summary = summarize_runs(episodes, task=args.task, seed=args.seed, policy=args.policy,
                              loop_rate=args.rate, replan_every=runner.replan_every,
+                             overlap_weight=runner.overlap_weight,
                              wall_s=time.perf_counter() - t0)
     print(f"success {summary['success_rate']:.0%} over {len(episodes)} episodes "
           f"(95% CI {summary['ci95'][0]:.2f}-{summary['ci95'][1]:.2f})")

@@ -25,7 +25,13 @@ import numpy as np
 from jafm_robot.contract import encode_instruction
 from jafm_robot.hosts.sim_process import SimProcess
 from jafm_robot.robots.config import load_robot_config
-from jafm_robot.runtime.chunks import default_replan_every, replan_rate_hz
+from jafm_robot.runtime.chunks import (
+    DEFAULT_OVERLAP_WEIGHT,
+    ChunkBlender,
+    check_overlap_weight,
+    default_replan_every,
+    replan_rate_hz,
+)
 from jafm_robot.runtime.control_loop import ControlLoop
 from jafm_robot.runtime.engine import PolicyEngine
 from jafm_robot.runtime.inference import AsyncPolicyRunner
@@ -57,7 +63,7 @@ class RealtimeRunner:
 
     def __init__(self, policy: str, task: str, *, provider: str = "cpu", allow_fallback: bool = True,
                  loop_rate: float = 500.0, policy_rate: float | None = None, replan_every: int | None = None,
-                 camera_hz: float = 10.0,
+                 overlap_weight: float = DEFAULT_OVERLAP_WEIGHT, camera_hz: float = 10.0,
                  scene: str | None = None, randomize: bool = True, verify: bool = True) -> None:
         # one intra-op thread: the other core belongs to the simulator process, and the loop thread
         # shares this one; a spinning ORT pool would steal the loop's time slices
@@ -74,6 +80,7 @@ class RealtimeRunner:
         if self.replan_every < 1:
             raise ValueError(f"replan_every must be >= 1, got {self.replan_every}")
         self.policy_rate = float(policy_rate or replan_rate_hz(meta.action_dt, meta.chunk_len, self.replan_every))
+        self.overlap_weight = check_overlap_weight(overlap_weight)  # as eval's ChunkExecutor averages overlaps
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
         self._instruction = np.zeros(128, np.uint8)
@@ -107,6 +114,7 @@ class RealtimeRunner:
         stale_after = 2.0 / self.policy_rate + 0.1
         safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=stale_after)
         loop = ControlLoop(self.cfg, self.loop_rate, send_command=self.sim.slots.write_command, safety=safety,
+                           blender=ChunkBlender(overlap_weight=self.overlap_weight),
                            initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
         # the policy thread gets a real-time priority below the loop's, so that it is not starved
         # while holding the GIL the loop needs (priority inversion); both are best effort

@@ -15,7 +15,13 @@ import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.policies.vla.processor_vla import batch_observation
-from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender, default_replan_every
+from jafm_robot.runtime.chunks import (
+    DEFAULT_OVERLAP_WEIGHT,
+    ActionChunk,
+    ChunkBlender,
+    check_overlap_weight,
+    default_replan_every,
+)
 from jafm_robot.runtime.metadata import PolicyMetadata
 
 
@@ -97,18 +103,21 @@ class ChunkExecutor:
 
     Uses the runtime's :class:`ChunkBlender` (the real-time loop's blending) sampled at
     ``action_dt``: a chunk predicted from the observation at time t has its point i due at
-    t + (i+1)*dt, and a new chunk is crossfaded in over ``blend_time``. When a plan runs out before
-    the next re-plan (replan_every > chunk_len) the last point is held.
+    t + (i+1)*dt, where it overlaps the plan in force it is averaged with it (``overlap_weight``,
+    ACT-style temporal ensembling) and it is crossfaded in over ``blend_time``. When a plan runs out
+    before the next re-plan (replan_every > chunk_len) the last point is held.
     """
 
-    def __init__(self, policy: LoadedPolicy, replan_every: int | None = None, blend_time: float | None = None) -> None:
+    def __init__(self, policy: LoadedPolicy, replan_every: int | None = None, blend_time: float | None = None,
+                 overlap_weight: float = DEFAULT_OVERLAP_WEIGHT) -> None:
         self.policy = policy
         self.k = int(replan_every or default_replan_every(policy.chunk_len))
         if self.k < 1:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt
         self.blend_time = self.dt if blend_time is None else blend_time
-        self.blender = ChunkBlender(blend_time=self.blend_time)
+        self.overlap_weight = check_overlap_weight(overlap_weight)
+        self.blender = self._new_blender()
         self.step_i = 0
         self.n_infer = 0
         self._q = None
@@ -124,9 +133,12 @@ class ChunkExecutor:
         """
         self.step_i = 0
         self._q = None if state is None else np.asarray(state, np.float64)
-        self.blender = ChunkBlender(blend_time=self.blend_time)
+        self.blender = self._new_blender()
         if self._q is not None:
             self.blender.reset(self._q)
+
+    def _new_blender(self) -> ChunkBlender:
+        return ChunkBlender(blend_time=self.blend_time, overlap_weight=self.overlap_weight)
 
     def __call__(self, obs: dict[str, Any]) -> np.ndarray:
         return self.act(obs)

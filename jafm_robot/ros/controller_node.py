@@ -54,7 +54,7 @@ class ControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("controller_node")
         self.p = declare(self, ControllerNodeParams)
-        from jafm_robot.runtime.chunks import ActionChunk
+        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
         from jafm_robot.runtime.control_loop import ControlLoop
         from jafm_robot.runtime.safety import SafetyFilter
 
@@ -78,6 +78,7 @@ class ControllerNode(Node):
             read_state=self._read_state,
             send_command=self._send,
             safety=safety,
+            blender=ChunkBlender(overlap_weight=self.p.overlap_weight),
         )
         self._started = False
         self._resync_after: float | None = None

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import yaml
 
 from jafm_robot.contract import LANGUAGES, TASKS
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, check_overlap_weight
 
 T = TypeVar("T")
 
@@ -124,11 +125,17 @@ class ControllerNodeParams:
     max_chunk_age_s: float = 1.0  # a chunk whose observation is older than this is dropped
     state_timeout_s: float = 0.25  # no joint state for this long: hold
     chunk_timeout_s: float = 1.5  # no fresh chunk for this long (policy dead): hold
+    # a new chunk's weight where it overlaps the plan in force (runtime.chunks; 1 = no averaging)
+    overlap_weight: float = DEFAULT_OVERLAP_WEIGHT
     diagnostics_rate_hz: float = 1.0
 
     def validate(self) -> None:
         for k in ("rate_hz", "max_chunk_age_s", "state_timeout_s", "chunk_timeout_s", "diagnostics_rate_hz"):
             _positive(k, getattr(self, k))
+        try:
+            check_overlap_weight(self.overlap_weight)
+        except ValueError as e:
+            raise ParamError(str(e)) from None
 
 
 NODE_PARAMS: dict[str, type] = {

@@ -18,6 +18,15 @@ position/velocity reference:
   crossfades from the old trajectory to the new one with a smoothstep weight (zero slope at both
   ends), in the manner of real-time chunking's overlap blending. Both trajectories and the weight
   are C1, so the blend is C1: no jump in position or velocity at a chunk boundary.
+* **Averaging overlaps.** Where a new chunk's points fall inside the time span of the chunk in force,
+  each is averaged with that chunk's plan at the same time (linear between its points):
+  ``overlap_weight * new + (1 - overlap_weight) * old``, the rest of the new chunk is taken as it is.
+  This is ACT's temporal ensembling at the re-planning rhythm: with a chunk re-planned every half
+  chunk, the first half of each new chunk is the mean of two predictions made half a chunk apart,
+  so one frame's misjudgement of a grasp moves the hand half as far. The chunk in force is itself
+  the averaged one, so at faster re-planning older plans weigh in with geometrically falling
+  weights. ``overlap_weight = 1`` switches it off (each chunk replaces the plan). PickPlace
+  measurements: ``docs/measurements/2026-12-03/session15``.
 * **Dropping.** A chunk stamped at or before the newest one already taken in is dropped (it comes
   from an older observation: out of order or a duplicate), as is one whose points all lie in the
   past. Points that are already due (closer than ``min_lead`` ahead) are skipped: the arm cannot
@@ -34,6 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
+
+DEFAULT_OVERLAP_WEIGHT = 0.5
+"""The newer chunk's weight where two chunks overlap, for every host unless told (see the module
+docstring): the plain mean of the two predictions."""
 
 
 def default_replan_every(chunk_len: int) -> int:
@@ -55,6 +68,13 @@ def replan_rate_hz(action_dt: float, chunk_len: int, replan_every: int | None = 
     if k < 1:
         raise ValueError(f"replan_every must be >= 1, got {k}")
     return 1.0 / (float(action_dt) * k)
+
+
+def check_overlap_weight(w: float) -> float:
+    """``w`` if it is a valid overlap weight (0 < w <= 1), else a ValueError that names it."""
+    if not (isinstance(w, (int, float)) and np.isfinite(w) and 0.0 < w <= 1.0):
+        raise ValueError(f"overlap_weight must be in (0, 1] (1 = no averaging), got {w!r}")
+    return float(w)
 
 
 @dataclass(frozen=True)
@@ -169,10 +189,13 @@ class _Crossfade:
 class ChunkBlender:
     """Chunks in, a C1 position/velocity reference out (see the module docstring for the rules)."""
 
-    def __init__(self, blend_time: float = 0.1, min_lead: float | None = None) -> None:
+    def __init__(self, blend_time: float = 0.1, min_lead: float | None = None,
+                 overlap_weight: float = DEFAULT_OVERLAP_WEIGHT) -> None:
         if blend_time < 0:
             raise ValueError(f"blend_time must be >= 0, got {blend_time}")
+        check_overlap_weight(overlap_weight)
         self.blend_time = float(blend_time)
+        self.overlap_weight = float(overlap_weight)
         self.min_lead = min_lead
         self._traj = None
         self._chunk: ActionChunk | None = None
@@ -206,6 +229,7 @@ class ChunkBlender:
         if chunk.stamp <= self.last_stamp:
             self.n_dropped_old += 1
             return False
+        chunk = self._average_overlap(chunk)
         min_lead = 0.5 * chunk.dt if self.min_lead is None else self.min_lead
         times = chunk.times
         keep = times >= t + min_lead
@@ -226,6 +250,23 @@ class ChunkBlender:
         self.last_stamp = chunk.stamp
         self.n_accepted += 1
         return True
+
+    def _average_overlap(self, chunk: ActionChunk) -> ActionChunk:
+        """``chunk`` with each point inside the span of the chunk in force averaged with that
+        chunk's plan at the point's time (see the module docstring); as it is when nothing overlaps."""
+        old = self._chunk
+        if old is None or self.overlap_weight >= 1.0:
+            return chunk
+        t_old, t_new = old.times, chunk.times
+        eps = 1e-9 * max(1.0, abs(float(t_old[-1])))  # points due at the same step, up to rounding
+        inside = (t_new >= t_old[0] - eps) & (t_new <= t_old[-1] + eps)
+        if not np.any(inside):
+            return chunk
+        at = np.clip(t_new[inside], t_old[0], t_old[-1])
+        old_pts = np.stack([np.interp(at, t_old, old.points[:, d]) for d in range(old.points.shape[1])], axis=1)
+        pts = chunk.points.copy()
+        pts[inside] = self.overlap_weight * pts[inside] + (1.0 - self.overlap_weight) * old_pts
+        return ActionChunk(stamp=chunk.stamp, dt=chunk.dt, points=pts, lead=chunk.lead)
 
     def sample(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
         """Reference position and velocity at ``t``; None before any reset/chunk."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.policies.inference import ChunkExecutor, LoadedPolicy
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT
 
 
 class _TimedPolicy:
@@ -54,10 +55,13 @@ def evaluate(
     max_steps: int | None = None,
     progress: bool = True,
     execution: str = "runtime",
+    overlap_weight: float = DEFAULT_OVERLAP_WEIGHT,
 ) -> dict[str, Any]:
     """``execution="runtime"`` moves the motor targets smoothly between action points within each
     0.1 s step, as the control loop of ``run`` does at 500 Hz; ``"step"`` holds each action point
-    for the whole step (the target jumps every 0.1 s, as ``record`` executes the experts)."""
+    for the whole step (the target jumps every 0.1 s, as ``record`` executes the experts).
+    ``overlap_weight`` is the new chunk's weight where it overlaps the plan in force (the runtime's
+    default unless told; 1 = no averaging)."""
     from jafm_robot.datasets.recording import make_env
     from jafm_robot.experts.rollout import rollout, summarize, write_video
 
@@ -72,7 +76,7 @@ def evaluate(
     env = make_env(task, policy.meta.image_size, render_mode="rgb_array" if video else None,
                    action_interpolation="linear" if execution == "runtime" else "hold")
     timed = _TimedPolicy(policy)
-    executor = ChunkExecutor(timed, replan_every)  # type: ignore[arg-type]
+    executor = ChunkExecutor(timed, replan_every, overlap_weight=overlap_weight)  # type: ignore[arg-type]
     frames: list[np.ndarray] = []
     results = []
     it = range(episodes)
@@ -96,6 +100,7 @@ def evaluate(
         execution=execution,
         policy_kind=policy.kind,
         replan_every=executor.k,
+        overlap_weight=executor.overlap_weight,
         chunk_len=policy.chunk_len,
         action_dt=policy.action_dt,
         inference_ms={"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "n": len(timed.ms)},

@@ -43,3 +43,29 @@ def test_every_episode_starts_a_new_timeline():
     np.testing.assert_allclose(first, fresh, atol=1e-7)
     assert second[-1, 0] - HOME[0] > 0.1  # and it moves
     assert ex.blender.stats()["chunks_dropped_old"] == 0
+
+
+class _Flip:
+    """A policy that changes its mind every inference: +0.1 rad on joint 0, then -0.1, then +0.1..."""
+
+    chunk_len = 10
+    action_dt = 0.1
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def predict(self, obs: dict) -> np.ndarray:
+        self.n += 1
+        pts = np.tile(HOME.astype(np.float32), (self.chunk_len, 1))
+        pts[:, 0] += 0.1 if self.n % 2 else -0.1
+        return pts
+
+
+def test_overlapping_chunks_are_averaged_as_the_runtime_averages_them():
+    """Re-planned every half chunk, a policy that flips between +0.1 and -0.1 rad is executed at the
+    mean of its last two chunks (0) in the steps they share; with ``overlap_weight=1`` it swings."""
+    averaged = _episode(ChunkExecutor(_Flip(), replan_every=5), steps=30)  # type: ignore[arg-type]
+    swinging = _episode(ChunkExecutor(_Flip(), replan_every=5, overlap_weight=1.0), steps=30)  # type: ignore[arg-type]
+    # every re-plan after the first: the first point is due when the previous chunk still speaks
+    assert np.abs(averaged[10:, 0] - HOME[0]).max() < 0.06
+    assert np.abs(swinging[10:, 0] - HOME[0]).max() > 0.09

@@ -148,6 +148,9 @@ def test_params_errors(tmp_path: Path) -> None:
     with pytest.raises(ParamError, match="positive"):
         from_dict(ControllerNodeParams, {"rate_hz": -1.0})
     assert from_dict(ControllerNodeParams, {"rate_hz": 250}).rate_hz == 250.0  # int -> float
+    with pytest.raises(ParamError, match="overlap_weight must be in"):
+        from_dict(ControllerNodeParams, {"overlap_weight": 0.0})
+    assert from_dict(ControllerNodeParams, {"overlap_weight": 1}).overlap_weight == 1.0  # 1 = no averaging
     with pytest.raises(ParamError, match="must be float"):
         from_dict(PolicyNodeParams, {"rate_hz": "fast"})
     with pytest.raises(ParamError, match="0 = from the model"):

@@ -171,3 +171,62 @@ def test_one_replanning_rhythm_for_every_host():
     assert replan_rate_hz(0.1, 10, replan_every=1) == pytest.approx(10.0)
     with pytest.raises(ValueError, match="replan_every"):
         replan_rate_hz(0.1, 10, replan_every=-1)
+
+
+def _const(stamp: float, offset: float, k: int = 10) -> ActionChunk:
+    return ActionChunk(stamp, 0.1, np.tile(HOME + offset * JOINTS, (k, 1)))
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.8, 1.0])
+def test_points_inside_the_plan_in_force_are_averaged_with_it(weight):
+    """Old plan +0.2 rad, new plan -0.2 rad, re-planned half a chunk later: where both speak for the
+    same moment the reference is weight*new + (1-weight)*old; beyond the old plan it is the new one."""
+    b = ChunkBlender(blend_time=0.0, overlap_weight=weight)
+    b.reset(HOME)
+    assert b.add(_const(0.0, 0.2), 0.0, HOME, np.zeros(8))
+    new = _const(0.5, -0.2)
+    q_now, v_now = b.sample(0.5)
+    assert b.add(new, 0.5, q_now, v_now)
+    expected = HOME + (weight * -0.2 + (1 - weight) * 0.2) * JOINTS
+    for t in (0.6, 0.8, 1.0):  # due inside the old plan (0.1 .. 1.0)
+        np.testing.assert_allclose(b.sample(t)[0], expected, atol=1e-9)
+    for t in (1.1, 1.5):  # beyond it: the new chunk as predicted
+        np.testing.assert_allclose(b.sample(t)[0], new.points[0], atol=1e-9)
+
+
+def test_overlap_is_read_off_the_old_plan_between_its_points():
+    """On the control loop's clock stamps are not whole action periods apart: the old plan's value at
+    a new point's time is interpolated between the old points around it."""
+    b = ChunkBlender(blend_time=0.0)
+    b.reset(HOME)
+    ramp = HOME + np.arange(1, 11)[:, None] * 0.01 * JOINTS  # joint angle = 0.1 * t on the old plan
+    assert b.add(ActionChunk(0.0, 0.1, ramp), 0.0, HOME, np.zeros(8))
+    new = ActionChunk(0.53, 0.1, np.tile(HOME, (10, 1)))
+    assert b.add(new, 0.53, *b.sample(0.53))
+    np.testing.assert_allclose(b.sample(0.63)[0], HOME + 0.5 * 0.063 * JOINTS, atol=1e-9)
+    np.testing.assert_allclose(b.sample(0.93)[0], HOME + 0.5 * 0.093 * JOINTS, atol=1e-9)
+    np.testing.assert_allclose(b.sample(1.03)[0], HOME, atol=1e-9)  # past the old plan's last point
+
+
+def test_faster_replanning_weighs_older_plans_geometrically():
+    """The plan in force is itself an average, so three overlapping chunks weigh 1/2, 1/4, 1/4."""
+    b = ChunkBlender(blend_time=0.0)
+    b.reset(HOME)
+    for stamp, off in ((0.0, 0.4), (0.2, 0.8), (0.4, -0.4)):
+        assert b.add(_const(stamp, off), stamp, *b.sample(stamp))
+    np.testing.assert_allclose(b.sample(0.8)[0], HOME + (0.5 * -0.4 + 0.25 * 0.8 + 0.25 * 0.4) * JOINTS, atol=1e-9)
+
+
+def test_a_reset_forgets_the_plan_it_would_average_with():
+    b = ChunkBlender(blend_time=0.0)
+    b.reset(HOME)
+    b.add(_const(0.0, 0.2), 0.0, HOME, np.zeros(8))
+    b.reset(HOME)  # e-stop, hold or a new episode
+    b.add(_const(0.5, -0.2), 0.5, HOME, np.zeros(8))
+    np.testing.assert_allclose(b.sample(0.7)[0], HOME - 0.2 * JOINTS, atol=1e-9)
+
+
+@pytest.mark.parametrize("weight", [0.0, -0.5, 1.5, float("nan"), "half"])
+def test_overlap_weight_outside_zero_one_is_refused(weight):
+    with pytest.raises(ValueError, match="overlap_weight must be in"):
+        ChunkBlender(overlap_weight=weight)
