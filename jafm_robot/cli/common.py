@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import LANGUAGES, TASKS
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, check_overlap_weight
 
 
 def _default(o: Any) -> Any:
@@ -78,20 +80,14 @@ def failures_line(outcomes: dict[str, int]) -> str | None:
 
 
 def _overlap_weight(text: str) -> float:
-    import argparse
-
-    from jafm_robot.runtime.chunks import check_overlap_weight
-
     try:
         return check_overlap_weight(float(text))
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def add_overlap_weight_argument(p: Any) -> None:
+def add_overlap_weight_argument(p: argparse.ArgumentParser) -> None:
     """``--overlap-weight W``, the same option for every host that executes chunks (eval, run, demo)."""
-    from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT
-
     p.add_argument("--overlap-weight", type=_overlap_weight, default=DEFAULT_OVERLAP_WEIGHT, metavar="W",
                    help="a new chunk's weight where it overlaps the plan in force: its points there are "
                         f"W*new + (1-W)*old, ACT-style temporal ensembling (default {DEFAULT_OVERLAP_WEIGHT}; "

@@ -15,13 +15,7 @@ import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.policies.vla.processor_vla import batch_observation
-from jafm_robot.runtime.chunks import (
-    DEFAULT_OVERLAP_WEIGHT,
-    ActionChunk,
-    ChunkBlender,
-    check_overlap_weight,
-    default_replan_every,
-)
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, ActionChunk, ChunkBlender, default_replan_every
 from jafm_robot.runtime.metadata import PolicyMetadata
 
 
@@ -116,8 +110,8 @@ class ChunkExecutor:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt
         self.blend_time = self.dt if blend_time is None else blend_time
-        self.overlap_weight = check_overlap_weight(overlap_weight)
-        self.blender = self._new_blender()
+        self.blender = ChunkBlender(blend_time=self.blend_time, overlap_weight=overlap_weight)  # checks both
+        self.overlap_weight = self.blender.overlap_weight
         self.step_i = 0
         self.n_infer = 0
         self._q = None

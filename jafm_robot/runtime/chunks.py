@@ -193,9 +193,8 @@ class ChunkBlender:
                  overlap_weight: float = DEFAULT_OVERLAP_WEIGHT) -> None:
         if blend_time < 0:
             raise ValueError(f"blend_time must be >= 0, got {blend_time}")
-        check_overlap_weight(overlap_weight)
         self.blend_time = float(blend_time)
-        self.overlap_weight = float(overlap_weight)
+        self.overlap_weight = check_overlap_weight(overlap_weight)
         self.min_lead = min_lead
         self._traj = None
         self._chunk: ActionChunk | None = None
