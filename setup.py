@@ -74,7 +74,7 @@ setup(
             "ros-builtin-interfaces",
         ],
         "bench": ["panda-gym>=3.0.7"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5", "import-linter==2.17"],
     },
     entry_points={
         "console_scripts": [

@@ -1,4 +1,4 @@
-"""The interfaces fixed by shared/DESIGN.md, in one place.
+"""The interfaces fixed by docs/architecture.md, in one place.
 
 Every host (gym env, real-time runtime, ROS 2 nodes) and every policy imports these constants
 instead of repeating literals, so a change to the contract is a change to this file. Pure Python +

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
-ruff check jafm_robot tests launch
+ruff check .
+lint-imports  # layers point down, no cycles: the contracts in pyproject.toml
 python -m pytest -q -m "not slow" "$@"

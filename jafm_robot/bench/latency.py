@@ -83,11 +83,11 @@ def _teacher_subject(spec: str, n_threads: int) -> tuple[str, Any, dict[str, Any
     A ``.pt`` checkpoint or a size name runs in torch eager, as the teacher does when it labels
     DAgger data; an ``.onnx`` file runs in ONNX Runtime on CPU."""
 
+    from jafm_robot.policies.checkpoint import policy_from_checkpoint
+    from jafm_robot.policies.export import example_inputs
     from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy
     from jafm_robot.runtime.engine import PolicyEngine
-    from jafm_robot.training.checkpoint import policy_from_checkpoint
-    from jafm_robot.training.export import example_inputs
 
     if spec in SIZES:
         net = VLAPolicy(get_config(spec)).eval()
@@ -120,11 +120,11 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
     import onnxruntime as ort
     import torch
 
+    from jafm_robot.policies.checkpoint import policy_from_checkpoint, save_checkpoint
+    from jafm_robot.policies.export import example_inputs, export_onnx
     from jafm_robot.policies.vla.configuration_vla import get_config
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy, fold_affine_norms
     from jafm_robot.runtime.engine import PolicyEngine, physical_cores
-    from jafm_robot.training.checkpoint import policy_from_checkpoint, save_checkpoint
-    from jafm_robot.training.export import example_inputs, export_onnx
     from jafm_robot.training.trainer import policy_stats
 
     tmpdir = tempfile.TemporaryDirectory(prefix="jafm_latency_")
@@ -143,7 +143,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             export_onnx(ckpt_path, onnx_path)
             verify = False
         elif policy.endswith(".onnx"):
-            # without --checkpoint the torch twin is rebuilt from the file itself (training.onnx_import)
+            # without --checkpoint the torch twin is rebuilt from the file itself (policies.onnx_import)
             ckpt_path, onnx_path, verify = Path(checkpoint or policy), Path(policy), True
         else:
             raise ValueError(f"--policy must be .pt or .onnx, got {policy}")
@@ -214,7 +214,7 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
 
 
 def run(args: argparse.Namespace) -> int:
-    from jafm_robot.cli.common import write_json
+    from jafm_robot.reporting import write_json
 
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     res = bench(args.policy, args.checkpoint, args.config, providers, args.iters, args.warmup, args.threads, args.block,
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
               f"ORT CPU: p50 {res['teacher_over_student_p50']:.1f}x")
     write_json(args.json, res)
     if args.card and args.policy and args.policy.endswith(".onnx"):
-        from jafm_robot.training.export import update_card
+        from jafm_robot.policies.export import update_card
 
         keys = ("results", "speedup_p50", "threads", "teacher", "teacher_parameter_ratio", "teacher_over_student_p50")
         update_card(args.policy, "latency", {k: res[k] for k in keys if k in res})

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jafm_robot.cli.common import write_json
+from jafm_robot.reporting import write_json
 
 HELP = "control loop timing at 1 kHz: empty vs with a policy inferring concurrently (ratio_p99)"
 

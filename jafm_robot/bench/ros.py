@@ -325,7 +325,7 @@ def _spin(ex, stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jafm_robot.cli.common import write_json
+    from jafm_robot.reporting import write_json
 
     if args.trials < 1:
         raise ValueError("--trials must be >= 1")

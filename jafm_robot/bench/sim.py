@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.cli.common import write_json
 from jafm_robot.contract import TASKS
+from jafm_robot.reporting import write_json
 
 HELP = "sim: env steps/s with both cameras vs panda-gym PandaPickAndPlace-v3 (+ async vector env)"
 

@@ -94,8 +94,8 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
     import gymnasium as gym
 
     import jafm_robot  # noqa: F401  (registers the envs)
+    from jafm_robot.envs.rollout import rollout, write_video
     from jafm_robot.experts import make_expert
-    from jafm_robot.experts.rollout import rollout, write_video
     from jafm_robot.hosts.overlay import overlay
     from jafm_robot.hosts.video import outcome_label
 

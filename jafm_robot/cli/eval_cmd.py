@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         import shlex
         import sys
 
-        from jafm_robot.training.export import update_card_entries
+        from jafm_robot.policies.export import update_card_entries
 
         summary = {k: res[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "replan_every",
                                        "overlap_weight", "outcomes") if k in res}

@@ -2,7 +2,7 @@
 
 Episode ``i`` uses seed ``S + i`` and the languages cycle (``--lang en,ja`` alternates en, ja, ...)
 so a 200-episode run is a 100/100 split. The JSON is the same summary ``eval`` writes for a
-policy (``jafm_robot.experts.rollout.summarize``); the video shows the first episodes.
+policy (``jafm_robot.envs.rollout.summarize``); the video shows the first episodes.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     import gymnasium
 
     import jafm_robot  # noqa: F401  (registers the envs)
+    from jafm_robot.envs.rollout import rollout, summarize, write_video
     from jafm_robot.experts import make_expert
-    from jafm_robot.experts.rollout import rollout, summarize, write_video
 
     env = gymnasium.make(
         f"jafm_robot/{task}-v0",

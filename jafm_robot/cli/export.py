@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jafm_robot.cli.common import write_json
-    from jafm_robot.training.export import export_onnx
+    from jafm_robot.policies.export import export_onnx
 
     card = export_onnx(args.checkpoint, args.out, opset=args.opset, command=["jafm-robot", *sys.argv[1:]])
     print(f"wrote {args.out} ({card['parameters']} parameters, sha256 {card['sha256'][:12]}…, "

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
-from jafm_robot.training.auxiliary import AUX_DIM, YAW, hand_yaw, in_hand_frame
+from jafm_robot.datasets.auxiliary import AUX_DIM, YAW, hand_yaw, in_hand_frame
 
 
 def _matrix(m: Any) -> np.ndarray:
@@ -45,9 +45,9 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     recorded pose shows a part the expert has already aligned to)."""
     import pybullet as p
 
-    from jafm_robot.datasets.recording import make_env, scene_identity
-    from jafm_robot.sim import camera
-    from jafm_robot.training.auxiliary import named_part_yaw, project, yaw_features
+    from jafm_robot.datasets.auxiliary import named_part_yaw, project, yaw_features
+    from jafm_robot.datasets.recording import scene_identity
+    from jafm_robot.envs.make import make_env
 
     if count < 1:
         raise ValueError(f"--count must be >= 1, got {count}")
@@ -86,8 +86,8 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
                 obs = u.get_obs()
             pid = u.task.goal["part_id"]
             pos = np.asarray(p.getBasePositionAndOrientation(pid, physicsClientId=u.client)[0])
-            wview = camera.wrist_view(u.client, u.robot.body_id, u._wrist_link, u.scene_config.wrist_camera)
-            for j, (view, proj) in enumerate(((u._scene_view, u._scene_proj), (wview, u._wrist_proj))):
+            matrices = u.camera_matrices()
+            for j, (view, proj) in enumerate((matrices["image"], matrices["wrist_image"])):
                 xy, inside = project(pos[None], _matrix(view), _matrix(proj))
                 kp[i, j, 0], kp_valid[i, j, 0] = xy[0], float(inside[0])
             aux[i, :2], aux_valid[i, :2] = pos[:2], 1.0
@@ -111,13 +111,13 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
 def _hover_pose(u: Any, rng: np.random.Generator) -> np.ndarray | None:
     """Joint state (gripper open) of a top-down hand hovering over the named part at a random yaw;
     None where the iterated IK cannot reach it within tolerance."""
-    from jafm_robot.experts.base import Expert, _solver_for
+    from jafm_robot.experts.base import Expert, solver_for
     from jafm_robot.experts.ik import top_down_quat
 
     part = u.world.part(u.task.goal["part"])
     pos = np.asarray(u.world.part_position(part), dtype=np.float64)
     target = pos + np.array([*rng.uniform(-0.015, 0.015, 2), float(part.half_height) + Expert.approach_height])
-    ik = _solver_for(u.robot)
+    ik = solver_for(u.robot)
     res = ik.solve(target, top_down_quat(float(rng.uniform(-np.pi / 2, np.pi / 2))), np.asarray(u.robot.cfg.home)[:7],
                    max_iters=20)
     if not res.ok:

@@ -590,7 +590,7 @@ class LeRobotV3Dataset(FrameTable):
             out = self.frames_array(camera)
             it = range(self.num_episodes)
             if progress:
-                from jafm_robot.cli.common import progress as bar
+                from jafm_robot.reporting import progress as bar
 
                 it = bar(it, desc=f"decode {camera}")
             for ep in it:

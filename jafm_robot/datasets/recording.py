@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.contract import DEFAULT_ACTION_DT
 from jafm_robot.datasets.lerobot_v3 import CAMERAS, Episode, LeRobotV3Writer
+from jafm_robot.envs.make import env_action_dt, make_env
 
 
 def scene_identity(scene_config: Any) -> dict[str, str]:
@@ -27,19 +27,6 @@ def scene_identity(scene_config: Any) -> dict[str, str]:
     from jafm_robot.runtime.metadata import sha256_file
 
     return {"name": scene_config.name, "sha256": sha256_file(scene_config.path)}
-
-
-def make_env(task: str, image_size: int, **kwargs: Any):
-    """The gymnasium env of ``task`` (registered by importing jafm_robot.envs)."""
-    import gymnasium as gym
-
-    import jafm_robot.envs  # noqa: F401  (registers the env ids)
-
-    return gym.make(f"jafm_robot/{task}-v0", image_size=image_size, **kwargs)
-
-
-def env_action_dt(env) -> float:
-    return float(getattr(env.unwrapped, "action_dt", DEFAULT_ACTION_DT))
 
 
 @dataclass

@@ -226,7 +226,7 @@ def evaluate_phrasings(envs: dict[str, Any], make_act: Callable[[Any], Any], tas
     Returns ``{"Reach/en": {"train_phrasings": summary, "held_out_phrasings": summary}, ...}`` with
     ``experts.rollout.summarize`` summaries (the same JSON ``jafm-robot eval`` writes).
     """
-    from jafm_robot.experts.rollout import rollout, summarize
+    from jafm_robot.envs.rollout import rollout, summarize
 
     out: dict[str, Any] = {}
     for task, lang in product(tasks, languages):
@@ -287,7 +287,7 @@ class DistillRun:
     # -- helpers --------------------------------------------------------------------------------
     def env(self, task: str) -> Any:
         if task not in self.envs:
-            from jafm_robot.datasets.recording import make_env
+            from jafm_robot.envs.make import make_env
 
             self.envs[task] = make_env(task, self.cfg.image_size)
         return self.envs[task]
@@ -302,7 +302,7 @@ class DistillRun:
         return float(self.env(self.cfg.tasks[0]).unwrapped.action_dt)
 
     def _write_log(self) -> None:
-        from jafm_robot.cli.common import write_json
+        from jafm_robot.reporting import write_json
 
         tmp = self.log_path.with_name(LOG_NAME + ".tmp")
         write_json(tmp, self.log)
@@ -315,7 +315,7 @@ class DistillRun:
         return d
 
     def _bar(self, total: int, desc: str) -> Any:
-        from jafm_robot.cli.common import progress
+        from jafm_robot.reporting import progress
 
         return progress(total=total, desc=desc, disable=not self.cfg.progress, leave=False)
 
@@ -365,7 +365,7 @@ class DistillRun:
 
     def _init_student(self, path: Path, torch: Any) -> None:
         """Start from a trained checkpoint: weights and normalisation kept, optimiser and step fresh."""
-        from jafm_robot.training.checkpoint import policy_from_checkpoint
+        from jafm_robot.policies.checkpoint import policy_from_checkpoint
 
         if not path.is_file():
             raise FileNotFoundError(f"--student-init: no checkpoint at {path}")
@@ -411,7 +411,7 @@ class DistillRun:
         return (done[-1] + 1) if done else 0
 
     def _load_checkpoint(self, path: Path, torch: Any) -> None:
-        from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint
+        from jafm_robot.policies.checkpoint import policy_from_checkpoint, read_checkpoint
 
         ckpt = read_checkpoint(path, map_location=self.cfg.device)
         self.model, _ = policy_from_checkpoint(ckpt, map_location=self.cfg.device)
@@ -491,7 +491,7 @@ class DistillRun:
 
     def save_checkpoint(self, name: str) -> Path:
         """A checkpoint in ``jafm-robot train``'s format (export, eval and load_policy read it)."""
-        from jafm_robot.training.checkpoint import save_checkpoint
+        from jafm_robot.policies.checkpoint import save_checkpoint
         from jafm_robot.training.trainer import policy_stats
 
         env = self.env(self.cfg.tasks[0]).unwrapped
@@ -605,8 +605,8 @@ class DistillRun:
 
     def export(self) -> dict[str, Any]:
         """ONNX + card via the existing exporter, then the distillation facts into the card."""
+        from jafm_robot.policies.export import export_onnx, update_card_entries
         from jafm_robot.runtime.metadata import card_path
-        from jafm_robot.training.export import export_onnx, update_card_entries
 
         onnx_path = self.out / "student.onnx"
         cmd = ["jafm-robot", "export", "--checkpoint", str(self.out / "checkpoints" / "last.pt"), "--out", str(onnx_path)]

@@ -6,18 +6,15 @@ batch-1 latency. It is the same network family as the student (same inputs, same
 normalisation inside), so ``jafm-robot train`` trains it, ``jafm-robot export`` exports it and
 ``jafm-robot distill --teacher teacher.pt|teacher.onnx`` uses it with no extra code.
 
-``configuration_vla.SIZES`` lists it, so ``jafm-robot train --config foundation`` trains it; this
-module is the same ``train`` verb with ``foundation`` as the default size::
+``configuration_vla.SIZES`` lists it, so the one ``train`` verb trains it::
 
-    python -m jafm_robot.distill.foundation --dataset data/multitask --out runs/foundation --steps 200000
-    # multi-GPU: python -m torch.distributed.run --nproc_per_node 8 -m jafm_robot.distill.foundation ...
+    jafm-robot train --config foundation --dataset data/multitask --out runs/foundation --steps 200000
+    # multi-GPU: torchrun --nproc_per_node 8 -m jafm_robot.cli.main train --config foundation ...
 
 The checkpoint stores its full config, so loading it later needs no registration.
 """
 
 from __future__ import annotations
-
-import sys
 
 from jafm_robot.policies.vla.configuration_vla import SIZES
 
@@ -33,21 +30,3 @@ def parameter_counts() -> dict[str, int]:
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 
     return {"foundation": VLAPolicy(FOUNDATION).num_parameters(), STUDENT_SIZE: VLAPolicy(SIZES[STUDENT_SIZE]).num_parameters()}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``jafm-robot train`` with ``--config foundation`` as the default."""
-    import argparse
-
-    from jafm_robot.cli import train as train_verb
-
-    p = argparse.ArgumentParser(prog="python -m jafm_robot.distill.foundation",
-                                description="train the foundation teacher (same options as `jafm-robot train`)")
-    train_verb.add_arguments(p)
-    p.set_defaults(config="foundation")
-    args = p.parse_args(argv)
-    return int(train_verb.run(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

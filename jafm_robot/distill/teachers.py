@@ -192,7 +192,7 @@ class TorchTeacher(BaseTeacher):
         self._torch = torch
         facts: dict[str, Any] = {}
         if isinstance(model, (str, Path)):
-            from jafm_robot.training.checkpoint import policy_from_checkpoint
+            from jafm_robot.policies.checkpoint import policy_from_checkpoint
 
             path = Path(model)
             if not path.is_file():

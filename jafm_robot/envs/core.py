@@ -1,6 +1,6 @@
 """``RobotTaskEnv``: a gymnasium env composed of a robot, a work cell (scene YAML) and a task.
 
-Contract (shared/DESIGN.md): observation ``Dict`` of ``image`` and ``wrist_image`` uint8[H,W,3],
+Contract (docs/architecture.md): observation ``Dict`` of ``image`` and ``wrist_image`` uint8[H,W,3],
 ``state`` float32[8] (7 joints + gripper width), ``instruction`` uint8[128]; action = one action
 point float32[8] of absolute joint targets + gripper width target. One ``step`` is ``action_dt``
 (0.1 s) of physics: exactly ``command(action)`` + ``step_physics(substeps)`` + observation, so a
@@ -305,14 +305,21 @@ class RobotTaskEnv(gym.Env):
         return {"light_direction": a.light_direction, "light_color": a.light_color, "ambient": lt.ambient,
                 "diffuse": lt.diffuse, "specular": lt.specular}
 
+    def camera_matrices(self) -> dict[str, tuple[list[float], list[float]]]:
+        """(view, projection) of each camera as it stands now (the wrist camera moves with the hand),
+        keyed like the observation; what renders the frames and what projects points into them."""
+        assert self.robot is not None and self._scene_view is not None and self._scene_proj is not None
+        assert self._wrist_proj is not None
+        wrist = camera.wrist_view(self.client, self.robot.body_id, self._wrist_link, self.scene_config.wrist_camera)
+        return {"image": (self._scene_view, self._scene_proj), "wrist_image": (wrist, self._wrist_proj)}
+
     def _render_scene(self, size: int) -> np.ndarray:
         assert self._scene_view is not None and self._scene_proj is not None
         return camera.render(self.client, size, size, self._scene_view, self._scene_proj, **self._light())
 
     def _render_wrist(self, size: int) -> np.ndarray:
-        assert self.robot is not None and self._wrist_proj is not None
-        view = camera.wrist_view(self.client, self.robot.body_id, self._wrist_link, self.scene_config.wrist_camera)
-        return camera.render(self.client, size, size, view, self._wrist_proj, **self._light())
+        view, proj = self.camera_matrices()["wrist_image"]
+        return camera.render(self.client, size, size, view, proj, **self._light())
 
     def _info(self, success: bool | None = None) -> dict[str, Any]:
         return {

@@ -29,7 +29,7 @@ Script = Iterator[np.ndarray]
 _SOLVERS: dict[tuple, IKSolver] = {}
 
 
-def _solver_for(robot: Any) -> IKSolver:
+def solver_for(robot: Any) -> IKSolver:
     """One private IK client per (robot config, base position) per process: loading a URDF costs
     milliseconds, and 200 episodes must not open 200 physics servers."""
     # PyBullet reports the base's centre of mass; the URDF root frame is offset from it by the
@@ -151,7 +151,7 @@ class Expert:
         self.world = self.u.world
         self.task = self.u.task
         self._world = self.world
-        self.ik = _solver_for(self.robot)
+        self.ik = solver_for(self.robot)
         self.cfg = self.robot.cfg
         # Continue from the motor target the env last applied (where the arm is heading), so an
         # expert started mid-episode (a DAgger teacher labelling a student's state) emits a

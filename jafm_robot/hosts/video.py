@@ -31,6 +31,6 @@ def episode_frames(ep: Any, scale: int = 2) -> list[np.ndarray]:
 
 
 def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    from jafm_robot.experts.rollout import write_video
+    from jafm_robot.envs.rollout import write_video
 
     return write_video(path, frames, fps=fps)

@@ -48,8 +48,8 @@ class TorchPolicy(LoadedPolicy):
             # when they spin on cores the simulator is using
             torch.set_num_threads(threads)
 
-        from jafm_robot.training.checkpoint import policy_from_checkpoint
-        from jafm_robot.training.export import build_metadata
+        from jafm_robot.policies.checkpoint import policy_from_checkpoint
+        from jafm_robot.policies.export import build_metadata
 
         self.model, ckpt = policy_from_checkpoint(path, map_location=device)
         self.model.to(device)

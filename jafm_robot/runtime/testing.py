@@ -2,7 +2,7 @@
 
 Why this exists: the runtime (engine, control loop, bench, ROS nodes) must be tested against *real*
 policy files run by a *real* ONNX Runtime session, but the trained model comes late and torch is not a
-runtime dependency. These graphs honour the policy contract of ``shared/DESIGN.md`` exactly (inputs,
+runtime dependency. These graphs honour the policy contract of ``docs/architecture.md`` exactly (inputs,
 output, ``metadata_props``, card with sha256), so a host that runs them runs a trained policy too.
 
 Kinds:

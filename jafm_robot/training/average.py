@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
+from jafm_robot.policies.checkpoint import read_checkpoint, save_checkpoint, training_command
 from jafm_robot.policies.vla.configuration_vla import VLAConfig
 from jafm_robot.runtime.metadata import sha256_file
-from jafm_robot.training.checkpoint import read_checkpoint, save_checkpoint, training_command
 
 
 def average_checkpoints(sources: list[str | Path], out: str | Path, argv: list[str] | None = None) -> dict[str, Any]:

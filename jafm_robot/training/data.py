@@ -17,7 +17,7 @@ from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.processor_vla import chunk_indices, random_shift
 
 if TYPE_CHECKING:
-    from jafm_robot.training.auxiliary import ReplayedEpisodes
+    from jafm_robot.datasets.auxiliary import ReplayedEpisodes
 
 
 @dataclass
@@ -131,7 +131,7 @@ class ChunkSamples:
 
     def replayed(self, scene: str) -> ReplayedEpisodes | None:
         """The recorded episodes replayed once (scene-camera poses, named part's yaw), or None."""
-        from jafm_robot.training.auxiliary import replay_recorded_episodes
+        from jafm_robot.datasets.auxiliary import replay_recorded_episodes
 
         if self._replayed is None or self._replayed[0] != scene:
             self._replayed = (scene, replay_recorded_episodes(self.ds.episodes, scene))
@@ -141,7 +141,7 @@ class ChunkSamples:
         """Attach auxiliary targets (see training.auxiliary), z-scored per target over the frames
         where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
         in ``scene``; without it they are left undefined."""
-        from jafm_robot.training.auxiliary import grasp_place_targets, masked_zscore_stats
+        from jafm_robot.datasets.auxiliary import grasp_place_targets, masked_zscore_stats
 
         rep = self.replayed(scene) if scene else None
         aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index,
@@ -155,7 +155,7 @@ class ChunkSamples:
 
     def add_keypoint_targets(self, scene: str) -> float:
         """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
-        from jafm_robot.training.auxiliary import keypoint_targets
+        from jafm_robot.datasets.auxiliary import keypoint_targets
 
         rep = self.replayed(scene) if "image" in self.cameras else None
         self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene,

@@ -62,8 +62,8 @@ def evaluate(
     for the whole step (the target jumps every 0.1 s, as ``record`` executes the experts).
     ``overlap_weight`` is the new chunk's weight where it overlaps the plan in force (the runtime's
     default unless told; 1 = no averaging)."""
-    from jafm_robot.datasets.recording import make_env
-    from jafm_robot.experts.rollout import rollout, summarize, write_video
+    from jafm_robot.envs.make import make_env
+    from jafm_robot.envs.rollout import rollout, summarize, write_video
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
@@ -81,7 +81,7 @@ def evaluate(
     results = []
     it = range(episodes)
     if progress:
-        from jafm_robot.cli.common import progress as bar
+        from jafm_robot.reporting import progress as bar
 
         it = bar(it, desc=f"eval {task}/{language}")
     t0 = time.perf_counter()

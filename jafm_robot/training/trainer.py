@@ -25,13 +25,13 @@ from torch import nn
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.datasets.concat import ConcatDataset, open_dataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
+from jafm_robot.policies.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
+from jafm_robot.policies.export import onnx_init_card
 from jafm_robot.policies.vla.configuration_vla import NORMS, get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import compute_stats
 from jafm_robot.runtime.metadata import sha256_file
-from jafm_robot.training.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
 from jafm_robot.training.data import ChunkSamples, append_layouts
-from jafm_robot.training.export import onnx_init_card
 
 
 @dataclass
@@ -317,7 +317,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         policy, _ = policy_from_checkpoint(init_ckpt)
         start_step = 0
         if policy.cfg.aux_dim:
-            from jafm_robot.training.auxiliary import AUX_DIM
+            from jafm_robot.datasets.auxiliary import AUX_DIM
 
             policy.resize_aux_head(AUX_DIM)  # a checkpoint from before the trainer had more targets
     else:
@@ -346,7 +346,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or []) if resume_ckpt is None else set()
     frozen = [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
     if vcfg.aux_dim:
-        from jafm_robot.training.auxiliary import AUX_DIM
+        from jafm_robot.datasets.auxiliary import AUX_DIM
 
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
@@ -446,7 +446,7 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
 
     bar = None
     if rank == 0:
-        from jafm_robot.cli.common import progress
+        from jafm_robot.reporting import progress
 
         bar = progress(total=cfg.steps, initial=start_step, desc="train")
     t0 = time.perf_counter()

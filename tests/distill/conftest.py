@@ -9,7 +9,7 @@ IMG = 32
 
 @pytest.fixture(scope="module")
 def reach_env():
-    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.envs.make import make_env
 
     env = make_env("Reach", IMG)
     yield env

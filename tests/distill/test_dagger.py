@@ -231,9 +231,9 @@ def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
     import torch
 
     from jafm_robot.cli import distill
+    from jafm_robot.policies.checkpoint import save_checkpoint
     from jafm_robot.policies.vla.configuration_vla import get_config
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy
-    from jafm_robot.training.checkpoint import save_checkpoint
     from jafm_robot.training.trainer import policy_stats
 
     torch.manual_seed(0)
@@ -259,7 +259,7 @@ def test_student_init_starts_from_a_trained_checkpoint(tmp_path):
     assert log["student"]["init_command"] == "jafm-robot train --steps 7"
     assert ck["dataset"]["record_commands"] == ["jafm-robot record --task Reach"]
     # a shipped .onnx policy starts a student too: its weights rebuilt, its training command kept
-    from jafm_robot.training.export import export_onnx
+    from jafm_robot.policies.export import export_onnx
 
     onx = tmp_path / "bc.onnx"
     export_onnx(pt, onx)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jafm_robot.distill.foundation import FOUNDATION, MIN_RATIO, main, parameter_counts
+from jafm_robot.cli.main import main as cli_main
+from jafm_robot.distill.foundation import FOUNDATION, MIN_RATIO, parameter_counts
 
 
 def test_foundation_is_at_least_ten_times_the_student():
@@ -27,7 +28,7 @@ def test_foundation_trains_with_the_train_verb_and_teaches(tmp_path):
     """One optimiser step through `jafm-robot train`'s code path, then the checkpoint as a teacher."""
     from jafm_robot.datasets.lerobot_v3 import Episode, LeRobotV3Writer
     from jafm_robot.distill.teachers import load_teacher
-    from jafm_robot.training.checkpoint import read_checkpoint
+    from jafm_robot.policies.checkpoint import read_checkpoint
 
     size, n = 128, 4  # the foundation stem downsamples 16x to an 8x8 grid: 128 px is its smallest input
     rng = np.random.default_rng(0)
@@ -37,7 +38,7 @@ def test_foundation_trains_with_the_train_verb_and_teaches(tmp_path):
                           state=state, action=state + 0.02, task="reach over the red cube", language="en",
                           env_task="Reach", seed=0, success=True))
     out = tmp_path / "run"
-    assert main(["--dataset", str(tmp_path / "ds"), "--out", str(out), "--steps", "1", "--batch-size", "2",
+    assert cli_main(["train", "--config", "foundation", "--dataset", str(tmp_path / "ds"), "--out", str(out), "--steps", "1", "--batch-size", "2",
                  "--warmup-steps", "0", "--shift-pad", "0", "--threads", "1"]) == 0
     ckpt = read_checkpoint(out / "checkpoints" / "last.pt")
     assert ckpt["vla_config"]["name"] == "foundation" and ckpt["step"] == 1

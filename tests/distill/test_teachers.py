@@ -89,10 +89,10 @@ def tiny_teacher(tmp_path_factory):
     """A tiny VLA with non-trivial weights, saved as a train-format checkpoint and exported to ONNX."""
     import torch
 
+    from jafm_robot.policies.checkpoint import save_checkpoint
+    from jafm_robot.policies.export import export_onnx
     from jafm_robot.policies.vla.configuration_vla import get_config
     from jafm_robot.policies.vla.modeling_vla import VLAPolicy
-    from jafm_robot.training.checkpoint import save_checkpoint
-    from jafm_robot.training.export import export_onnx
     from jafm_robot.training.trainer import policy_stats
 
     torch.manual_seed(0)
@@ -141,7 +141,7 @@ def test_onnx_teacher_matches_torch_and_resizes(reach_env, tiny_teacher):
     assert isinstance(t, OnnxTeacher) and t.image_size == IMG and t.chunk_len == 10
     np.testing.assert_allclose(t.label(obs), TorchTeacher(pt).label(obs), atol=1e-4)
     # an env rendering at another size: frames are resized to what the teacher was trained on
-    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.envs.make import make_env
 
     env48 = make_env("Reach", 48)
     try:

@@ -10,9 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from jafm_robot.datasets.lerobot_v3 import LeRobotV3Writer
-from jafm_robot.runtime.kinematics import panda_fk
-from jafm_robot.training.auxiliary import (
+from jafm_robot.datasets.auxiliary import (
     AUX_DIM,
     YAW,
     first_close,
@@ -23,6 +21,8 @@ from jafm_robot.training.auxiliary import (
     in_hand_frame,
     yaw_features,
 )
+from jafm_robot.datasets.lerobot_v3 import LeRobotV3Writer
+from jafm_robot.runtime.kinematics import panda_fk
 from tests.policy.conftest import IMG, synthetic_episode
 
 HOME = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785, 0.08])
@@ -117,7 +117,7 @@ def test_an_older_checkpoints_auxiliary_head_grows_without_touching_the_actions(
 
 
 def test_student_trains_with_the_auxiliary_loss_and_exports_without_it(tmp_path):
-    from jafm_robot.training.export import export_onnx
+    from jafm_robot.policies.export import export_onnx
     from jafm_robot.training.trainer import TrainConfig, train
 
     root = tmp_path / "ds"
@@ -165,10 +165,10 @@ def test_projection_matches_pybullet_and_lands_on_the_named_part():
     the projected target part is the part's colour in both rendered cameras."""
     import pybullet as p
 
-    from jafm_robot.datasets.recording import make_env
+    from jafm_robot.datasets.auxiliary import look_at, perspective, project, wrist_view_matrix
     from jafm_robot.envs.core import RobotTaskEnv
+    from jafm_robot.envs.make import make_env
     from jafm_robot.sim import camera
-    from jafm_robot.training.auxiliary import look_at, perspective, project, wrist_view_matrix
 
     env = make_env("PickPlace", 128)
     try:
@@ -217,8 +217,8 @@ def test_replayed_episodes_give_the_jittered_camera_and_the_parts_yaw():
     is off by the jitter), and the yaw is the part's own."""
     import pybullet as p
 
-    from jafm_robot.datasets.recording import make_env
-    from jafm_robot.training.auxiliary import look_at, replay_recorded_episodes
+    from jafm_robot.datasets.auxiliary import look_at, replay_recorded_episodes
+    from jafm_robot.envs.make import make_env
 
     rows = [{"seed": 10001, "env_task": "PickPlace", "language": "ja"}, {"seed": 7, "env_task": "PickPlace", "language": "en"}]
     rep = replay_recorded_episodes(rows, "factory")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from jafm_robot.cli.main import main
+from jafm_robot.policies.checkpoint import read_checkpoint
+from jafm_robot.policies.export import export_onnx
 from jafm_robot.training.average import average_checkpoints
-from jafm_robot.training.checkpoint import read_checkpoint
-from jafm_robot.training.export import export_onnx
 from jafm_robot.training.trainer import TrainConfig, train
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
-from jafm_robot.training.checkpoint import read_checkpoint
+from jafm_robot.policies.checkpoint import read_checkpoint
 
 
 def test_ddp_two_gloo_processes(tmp_path, synthetic_dataset):

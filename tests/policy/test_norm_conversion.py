@@ -13,13 +13,13 @@ import torch
 
 from jafm_robot.bench.latency import bench
 from jafm_robot.contract import encode_instruction
+from jafm_robot.policies.checkpoint import read_checkpoint
+from jafm_robot.policies.export import export_onnx
+from jafm_robot.policies.onnx_import import policy_from_onnx
 from jafm_robot.policies.vla.configuration_vla import get_config
 from jafm_robot.policies.vla.modeling_vla import ChannelAffine, VLAPolicy, fold_affine_norms
 from jafm_robot.runtime.metadata import ModelFileError
-from jafm_robot.training.checkpoint import read_checkpoint
-from jafm_robot.training.export import export_onnx
 from jafm_robot.training.norm_conversion import affine_from_group_norms
-from jafm_robot.training.onnx_import import policy_from_onnx
 from jafm_robot.training.trainer import TrainConfig, train
 
 

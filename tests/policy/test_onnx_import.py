@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from jafm_robot.paths import shipped_policy
+from jafm_robot.policies.checkpoint import read_checkpoint, save_checkpoint
+from jafm_robot.policies.export import export_onnx
+from jafm_robot.policies.onnx_import import checkpoint_from_onnx, policy_from_onnx
 from jafm_robot.runtime.metadata import ModelFileError
-from jafm_robot.training.checkpoint import read_checkpoint, save_checkpoint
-from jafm_robot.training.export import export_onnx
-from jafm_robot.training.onnx_import import checkpoint_from_onnx, policy_from_onnx
 from jafm_robot.training.trainer import TrainConfig, train
 
 

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from jafm_robot.contract import METADATA_KEYS
+from jafm_robot.policies.checkpoint import CheckpointError, policy_from_checkpoint, read_checkpoint
+from jafm_robot.policies.export import example_inputs, export_onnx, torch_predict
 from jafm_robot.policies.inference import load_policy
 from jafm_robot.runtime.engine import PolicyEngine
 from jafm_robot.runtime.metadata import ModelFileError, PolicyMetadata
-from jafm_robot.training.checkpoint import CheckpointError, policy_from_checkpoint, read_checkpoint
-from jafm_robot.training.export import example_inputs, export_onnx, torch_predict
 from jafm_robot.training.trainer import TrainConfig, lr_factor, train
 
 

@@ -17,9 +17,9 @@ import pytest
 import jafm_robot  # noqa: F401  (registers the envs)
 from jafm_robot.cli.main import main as cli_main
 from jafm_robot.contract import TASKS
+from jafm_robot.envs.rollout import EpisodeResult, rollout, summarize
 from jafm_robot.experts import make_expert
 from jafm_robot.experts.ik import IKSolver, quat_angle, top_down_quat
-from jafm_robot.experts.rollout import EpisodeResult, rollout, summarize
 
 IMG = 32
 

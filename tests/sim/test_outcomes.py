@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jafm_robot.experts.rollout import EpisodeResult, rollout, summarize
+from jafm_robot.envs.rollout import EpisodeResult, rollout, summarize
 from tests.sim.helpers import move, pick, place, teleport
 
 

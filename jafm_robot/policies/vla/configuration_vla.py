@@ -84,7 +84,7 @@ class VLAConfig:
     # Predict actions as (normalised) offsets from the current state: the same absolute targets
     # come out of the graph, but offsets are small and centred, which trains much faster.
     predict_delta: bool = True
-    # Training-only auxiliary outputs (jafm_robot.training.auxiliary: pick and place points, grasp yaw) read
+    # Training-only auxiliary outputs (jafm_robot.datasets.auxiliary: pick and place points, grasp yaw) read
     # from one extra query token; 0 = none. The exported graph keeps the token, drops the head.
     aux_dim: int = 0
 
