@@ -70,25 +70,27 @@ class TorchPolicy(LoadedPolicy):
 class OnnxPolicy(LoadedPolicy):
     kind = "onnx"
 
-    def __init__(self, path: str | Path, verify: bool = True, provider: str = "cpu") -> None:
+    def __init__(self, path: str | Path, verify: bool = True, provider: str = "cpu", threads: int | None = None) -> None:
         from jafm_robot.runtime.engine import PolicyEngine
 
-        self.engine = PolicyEngine(path, provider=provider, verify=verify)
+        self.engine = PolicyEngine(path, provider=provider, verify=verify, intra_op_threads=threads)
         self.meta = self.engine.metadata
 
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
         return np.asarray(self.engine.infer(obs), dtype=np.float32).reshape(self.chunk_len, ACTION_DIM)
 
 
-def load_policy(path: str | Path, *, device: str = "cpu", verify: bool = True) -> LoadedPolicy:
-    """``.pt`` -> :class:`TorchPolicy`, ``.onnx`` -> :class:`OnnxPolicy`; anything else is a clear error."""
+def load_policy(path: str | Path, *, device: str = "cpu", verify: bool = True, threads: int | None = None) -> LoadedPolicy:
+    """``.pt`` -> :class:`TorchPolicy`, ``.onnx`` -> :class:`OnnxPolicy`; anything else is a clear error.
+    ``threads``: intra-op threads (one per rollout worker, so workers do not fight over cores;
+    default: torch 1, ONNX Runtime the physical cores)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"policy file not found: {p}")
     if p.suffix == ".pt":
-        return TorchPolicy(p, device=device)
+        return TorchPolicy(p, device=device, threads=threads or 1)
     if p.suffix == ".onnx":
-        return OnnxPolicy(p, verify=verify)
+        return OnnxPolicy(p, verify=verify, threads=threads)
     raise ValueError(f"policy must be a .pt checkpoint or an .onnx file, got {p.name}")
 
 
