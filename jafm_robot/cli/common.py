@@ -13,8 +13,16 @@ from jafm_robot.reporting import failures_line, outcome_counts, progress, wilson
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, check_overlap_weight
 
 __all__ = [
-    "add_overlap_weight_argument", "check_task", "failures_line", "outcome_counts", "parse_languages",
-    "progress", "wilson_interval", "write_json",
+    "add_overlap_weight_argument",
+    "add_workers_arguments",
+    "check_task",
+    "cluster_from",
+    "failures_line",
+    "outcome_counts",
+    "parse_languages",
+    "progress",
+    "wilson_interval",
+    "write_json",
 ]
 
 
@@ -46,3 +54,30 @@ def add_overlap_weight_argument(p: argparse.ArgumentParser) -> None:
                    help="a new chunk's weight where it overlaps the plan in force: its points there are "
                         f"W*new + (1-W)*old, ACT-style temporal ensembling (default {DEFAULT_OVERLAP_WEIGHT}; "
                         "1 = each chunk replaces the plan)")
+
+
+def _workers(text: str) -> int:
+    from jafm_robot.workers import check_workers
+
+    try:
+        return check_workers(int(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_workers_arguments(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--ray-address ADDR``: the same options for every verb that rolls out
+    episodes (``record``, ``expert``, ``eval``, ``layouts``, ``distill``)."""
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="worker processes the episodes are spread over through Ray (default: $JAFM_WORKERS, else "
+                        "the cores available); 1 runs them in this process. Results are the same whatever N")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="join a running Ray cluster (auto, HOST:6379 or ray://HOST:10001) instead of starting a "
+                        "local one for the command; every node needs jafm_robot installed")
+
+
+def cluster_from(args: argparse.Namespace):
+    """The :class:`jafm_robot.workers.Cluster` the options ask for."""
+    from jafm_robot.workers import Cluster, default_workers
+
+    return Cluster(workers=args.workers or default_workers(), address=args.ray_address)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from jafm_robot.cli.common import add_overlap_weight_argument
+from jafm_robot.cli.common import add_overlap_weight_argument, add_workers_arguments
 
 HELP = "evaluate a policy (.pt or .onnx) in the env: success rate with 95% CI, chunks executed as the runtime does"
 
@@ -26,17 +26,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the experts; the default before session 6)")
     p.add_argument("--no-verify", action="store_true", help="ONNX without a model card (skips the sha256 check)")
     p.add_argument("--card", action="store_true", help="store the result in the ONNX file's model card")
+    add_workers_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from jafm_robot.cli.common import check_task, failures_line, write_json
+    from jafm_robot.cli.common import check_task, cluster_from, failures_line, write_json
     from jafm_robot.policies.inference import load_policy
-    from jafm_robot.training.evaluate import evaluate
+    from jafm_robot.training.evaluate import EvalSpec, evaluate
 
     check_task(args.task)
+    cluster = cluster_from(args)
     policy = load_policy(args.policy, verify=not args.no_verify)
-    res = evaluate(policy, args.task, args.episodes, args.seed, args.lang, args.replan_every, args.video,
-                   max_steps=args.max_steps, execution=args.execution, overlap_weight=args.overlap_weight)
+    spec = EvalSpec(policy=str(args.policy), task=args.task, language=args.lang, verify=not args.no_verify,
+                    replan_every=args.replan_every, overlap_weight=args.overlap_weight, execution=args.execution,
+                    max_steps=args.max_steps)
+    res = evaluate(spec, args.episodes, args.seed, video=args.video, cluster=cluster, policy=policy)
     res["policy"] = str(args.policy)
     lo, hi = res["ci95"]
     print(f"{args.task}/{args.lang}: {res['successes']}/{res['episodes']} = {res['success_rate']:.0%} "

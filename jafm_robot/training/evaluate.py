@@ -4,19 +4,27 @@ Chunks are executed as the real-time runtime executes them (:class:`ChunkExecuto
 step the motor targets move smoothly between action points, as the control loop's do), so the
 number measured here is the number the deployed system gets; success comes from the env's privileged
 ``info["is_success"]``, never from the policy. Episodes run through ``experts.rollout`` and the
-summary is ``experts.rollout.summarize`` (the same JSON as ``jafm-robot expert``).
+summary is ``envs.rollout.summarize`` (the same JSON as ``jafm-robot expert``).
+
+Episodes spread over workers (:mod:`jafm_robot.workers`, Ray): each worker loads the policy file
+and builds the env once; an episode's result depends on its seed only, so any number of workers
+gives the per-episode results of one, gathered in seed order.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jafm_robot.policies.inference import ChunkExecutor, LoadedPolicy
-from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT
+from jafm_robot.envs.rollout import EpisodeResult
+from jafm_robot.policies.inference import ChunkExecutor, LoadedPolicy, load_policy
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, default_replan_every
+from jafm_robot.workers import Cluster, run_all
 
 
 class _TimedPolicy:
@@ -43,66 +51,119 @@ class _TimedPolicy:
         return out
 
 
+@dataclass(frozen=True)
+class EvalSpec:
+    """What one evaluation runs: everything a worker needs to rebuild the policy and the env."""
+
+    policy: str
+    task: str
+    language: str = "en"
+    verify: bool = True
+    replan_every: int | None = None
+    overlap_weight: float = DEFAULT_OVERLAP_WEIGHT
+    execution: str = "runtime"
+    max_steps: int | None = None
+    render: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeRun:
+    """One episode's result, the policy's inference times during it, and its frames when asked."""
+
+    result: EpisodeResult
+    inference_ms: list[float]
+    frames: list[np.ndarray] | None
+
+
+class EvalWorker:
+    """A policy and an env built once, then one episode per call (``seed, want_video``)."""
+
+    def __init__(self, spec: EvalSpec, policy: LoadedPolicy | None = None) -> None:
+        from jafm_robot.envs.make import make_env
+
+        self.spec = spec
+        # a worker's own copy runs on one intra-op thread: the workers share the cores between them
+        policy = policy if policy is not None else load_policy(spec.policy, verify=spec.verify, threads=1)
+        self.timed = _TimedPolicy(policy)
+        self.env = make_env(spec.task, policy.meta.image_size, render_mode="rgb_array" if spec.render else None,
+                            action_interpolation="linear" if spec.execution == "runtime" else "hold")
+        self.executor = ChunkExecutor(self.timed, spec.replan_every, overlap_weight=spec.overlap_weight)  # type: ignore[arg-type]
+
+    def __call__(self, job: tuple[int, bool]) -> EpisodeRun:
+        from jafm_robot.envs.rollout import rollout
+
+        seed, want_video = job
+        frames: list[np.ndarray] | None = [] if want_video else None
+        self.timed.ms = []
+        result = rollout(self.env, self.executor, seed, self.spec.language, video_frames=frames,
+                         max_steps=self.spec.max_steps)
+        return EpisodeRun(result, self.timed.ms, frames)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _worker(spec: EvalSpec) -> EvalWorker:
+    return EvalWorker(spec)
+
+
 def evaluate(
-    policy: LoadedPolicy,
-    task: str,
+    spec: EvalSpec,
     episodes: int,
     seed: int,
-    language: str,
-    replan_every: int | None = None,
     video: str | Path | None = None,
     video_episodes: int = 2,
-    max_steps: int | None = None,
     progress: bool = True,
-    execution: str = "runtime",
-    overlap_weight: float = DEFAULT_OVERLAP_WEIGHT,
+    cluster: Cluster | None = None,
+    policy: LoadedPolicy | None = None,
 ) -> dict[str, Any]:
-    """``execution="runtime"`` moves the motor targets smoothly between action points within each
+    """Episodes ``seed .. seed+episodes-1`` of ``spec``; the summary JSON of ``jafm-robot eval``.
+
+    ``execution="runtime"`` moves the motor targets smoothly between action points within each
     0.1 s step, as the control loop of ``run`` does at 500 Hz; ``"step"`` holds each action point
     for the whole step (the target jumps every 0.1 s, as ``record`` executes the experts).
     ``overlap_weight`` is the new chunk's weight where it overlaps the plan in force (the runtime's
-    default unless told; 1 = no averaging)."""
-    from jafm_robot.envs.make import make_env
-    from jafm_robot.envs.rollout import rollout, summarize, write_video
+    default unless told; 1 = no averaging). ``policy``, when given, is the loaded ``spec.policy``:
+    a run in this process uses it instead of loading the file again."""
+    from jafm_robot.envs.rollout import summarize, write_video
 
+    cluster = cluster or Cluster()
+    policy = policy if policy is not None else load_policy(spec.policy, verify=spec.verify)
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    if policy.meta.tasks and task not in policy.meta.tasks:
-        raise ValueError(f"policy was trained on tasks {policy.meta.tasks}, not {task!r}")
-    if language not in policy.meta.languages:
-        raise ValueError(f"policy was trained on languages {policy.meta.languages}, not {language!r}")
-    if execution not in ("runtime", "step"):
-        raise ValueError(f"execution must be 'runtime' or 'step', got {execution!r}")
-    env = make_env(task, policy.meta.image_size, render_mode="rgb_array" if video else None,
-                   action_interpolation="linear" if execution == "runtime" else "hold")
-    timed = _TimedPolicy(policy)
-    executor = ChunkExecutor(timed, replan_every, overlap_weight=overlap_weight)  # type: ignore[arg-type]
-    frames: list[np.ndarray] = []
-    results = []
-    it = range(episodes)
-    if progress:
-        from jafm_robot.reporting import progress as bar
-
-        it = bar(it, desc=f"eval {task}/{language}")
+    if policy.meta.tasks and spec.task not in policy.meta.tasks:
+        raise ValueError(f"policy was trained on tasks {policy.meta.tasks}, not {spec.task!r}")
+    if spec.language not in policy.meta.languages:
+        raise ValueError(f"policy was trained on languages {policy.meta.languages}, not {spec.language!r}")
+    if spec.execution not in ("runtime", "step"):
+        raise ValueError(f"execution must be 'runtime' or 'step', got {spec.execution!r}")
+    replan_every = int(spec.replan_every or default_replan_every(policy.chunk_len))
+    if replan_every < 1:
+        raise ValueError(f"--replan-every must be >= 1, got {replan_every}")
+    spec = EvalSpec(**{**asdict(spec), "render": video is not None})
+    here = partial(EvalWorker, spec, policy)  # one worker: this process, the policy already loaded
+    factory = partial(_worker, spec) if cluster.parallel else here
+    jobs = ((seed + i, (seed + i, video is not None and i < video_episodes)) for i in range(episodes))
     t0 = time.perf_counter()
-    try:
-        for i in it:
-            vf = frames if (video is not None and i < video_episodes) else None
-            results.append(rollout(env, executor, seed + i, language, video_frames=vf, max_steps=max_steps))
-    finally:
-        env.close()
+    runs = [run for _, run in run_all(factory, jobs, cluster, desc=f"eval {spec.task}/{spec.language}",
+                                      total=episodes, progress=progress)]
+    wall = time.perf_counter() - t0
+    frames = [f for run in runs if run.frames for f in run.frames]
     if video is not None and frames:
         write_video(video, frames, fps=1.0 / policy.action_dt)
-    ms = np.asarray(timed.ms) if timed.ms else np.zeros(1)
+    ms = np.asarray([m for run in runs for m in run.inference_ms]) if any(r.inference_ms for r in runs) else np.zeros(1)
+    results = [run.result for run in runs]
     return summarize(
-        results, task=task, seed=seed, wall_s=time.perf_counter() - t0,
-        language=language,
-        execution=execution,
+        results, task=spec.task, seed=seed, wall_s=wall,
+        language=spec.language,
+        execution=spec.execution,
         policy_kind=policy.kind,
-        replan_every=executor.k,
-        overlap_weight=executor.overlap_weight,
+        replan_every=replan_every,
+        overlap_weight=spec.overlap_weight,
         chunk_len=policy.chunk_len,
         action_dt=policy.action_dt,
-        inference_ms={"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)), "n": len(timed.ms)},
+        inference_ms={"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+                      "n": int(sum(len(r.inference_ms) for r in runs))},
         per_episode=[r.to_dict() for r in results],
+        **cluster.describe(),
     )
