@@ -61,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
 def _policy_demo(args: argparse.Namespace, policy: Path, langs: list[str]) -> int:
     from jafm_robot.cli.run_cmd import HEADER, episode_row, summarize_runs
     from jafm_robot.hosts.realtime import RealtimeRunner
-    from jafm_robot.hosts.video import episode_frames, write_mp4
+    from jafm_robot.hosts.video import episode_frames
     from jafm_robot.runtime.engine import PolicyEngine
+    from jafm_robot.video import write_video
 
     meta = PolicyEngine(policy, warmup=0).metadata
     tasks = _tasks(args.tasks, meta.tasks)
@@ -85,7 +86,7 @@ def _policy_demo(args: argparse.Namespace, policy: Path, langs: list[str]) -> in
         print(line)
     write_json(args.json, summary)
     if args.video and frames:
-        write_mp4(args.video, frames)
+        write_video(args.video, frames, fps=10, pad_odd=True)
         print(f"video: {args.video}")
     return 0
 
@@ -94,10 +95,11 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
     import gymnasium as gym
 
     import jafm_robot  # noqa: F401  (registers the envs)
-    from jafm_robot.envs.rollout import rollout, write_video
+    from jafm_robot.envs.rollout import rollout
     from jafm_robot.experts import make_expert
     from jafm_robot.hosts.overlay import overlay
     from jafm_robot.hosts.video import outcome_label
+    from jafm_robot.video import write_video
 
     tasks = _tasks(args.tasks, list(TASKS)) if args.tasks else ["PickPlace", "ConveyorPick", "Sort"]
     results, frames, t0 = [], [], time.perf_counter()
@@ -123,7 +125,7 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
     write_json(args.json, {"mode": "expert", "wall_s": time.perf_counter() - t0,
                            "runs": [r.to_dict() | {"task": r.info["task"]} for r in results]})
     if args.video and frames:
-        write_video(args.video, frames)
+        write_video(args.video, frames, fps=10, pad_odd=True)
         print(f"video: {args.video}")
     return 0
 

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     import gymnasium
 
     import jafm_robot  # noqa: F401  (registers the envs)
-    from jafm_robot.envs.rollout import rollout, summarize, write_video
+    from jafm_robot.envs.rollout import rollout, summarize
     from jafm_robot.experts import make_expert
+    from jafm_robot.video import write_video
 
     env = gymnasium.make(
         f"jafm_robot/{task}-v0",
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     summary["episodes_detail"] = [r.to_dict() for r in results]
     write_json(args.json, summary)
     if args.video is not None and frames:
-        write_video(args.video, frames, fps=1.0 / float(getattr(env.unwrapped, "action_dt", 0.1)))
+        write_video(args.video, frames, fps=1.0 / float(getattr(env.unwrapped, "action_dt", 0.1)), pad_odd=True)
     by = ", ".join(f"{k}: {v['successes']}/{v['episodes']}" for k, v in summary["by_language"].items())
     lo, hi = summary["ci95"]
     print(

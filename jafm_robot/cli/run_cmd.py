@@ -86,7 +86,8 @@ def save_traces(path: str, episodes: list[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jafm_robot.hosts.realtime import RealtimeRunner
-    from jafm_robot.hosts.video import episode_frames, write_mp4
+    from jafm_robot.hosts.video import episode_frames
+    from jafm_robot.video import write_video
 
     check_task(args.task)
     langs = parse_languages(args.lang)
@@ -121,6 +122,6 @@ def run(args: argparse.Namespace) -> int:
         save_traces(args.trace, episodes)
         print(f"trace: {args.trace}")
     if args.video and frames:
-        write_mp4(args.video, frames, fps=10)
+        write_video(args.video, frames, fps=10, pad_odd=True)
         print(f"video: {args.video}")
     return 0

@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.datasets.video import (
+from jafm_robot.video import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
     PIX_FMT,
     VideoError,
     decode_video,
-    encode_video,
+    write_video,
 )
 
 CODEBASE_VERSION = "v3.0"
@@ -342,8 +342,8 @@ class LeRobotV3Writer:
         chunk, file = divmod(ep_idx, CHUNKS_SIZE)
         for cam in self.cameras:
             key = video_key(cam)
-            encode_video(self.root / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file),
-                         ep.images[cam], self.fps, crf=self.crf)
+            write_video(self.root / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file),
+                        ep.images[cam], self.fps, crf=self.crf)
             row[f"videos/{key}/chunk_index"] = chunk
             row[f"videos/{key}/file_index"] = file
             row[f"videos/{key}/from_timestamp"] = 0.0

@@ -1,11 +1,11 @@
-"""Episode rollouts, success bookkeeping and videos, shared by ``jafm-robot expert`` and ``eval``.
+"""Episode rollouts and success bookkeeping, shared by ``jafm-robot expert`` and ``eval``.
 
 One place decides what an episode *is* (reset with a seed and a language, step until terminated
 or truncated, read ``info["is_success"]``, which the env computes from privileged simulator
 state) and how a batch of episodes is summarised (success rate, Wilson 95% interval, per
 language), so an expert's numbers and a policy's numbers are comparable by construction.
 
-No torch, no rclpy; pybullet only through the env.
+No torch, no rclpy; pybullet only through the env. Videos of rollouts: ``jafm_robot.video``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,29 +133,3 @@ def summarize(
     out.update(extra)
     return out
 
-
-def write_video(path: str | Path, frames: Sequence[np.ndarray], fps: float = 10.0) -> Path:
-    """Write RGB frames (uint8 [H,W,3]) as an H.264 mp4 through imageio-ffmpeg.
-
-    Frames are padded to even sizes (yuv420p needs them) rather than resized, so what you see is
-    exactly what the env rendered.
-    """
-    import imageio.v2 as imageio
-
-    if not frames:
-        raise ValueError("write_video: no frames")
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    h, w = np.asarray(frames[0]).shape[:2]
-    ph, pw = h + (h % 2), w + (w % 2)
-    with imageio.get_writer(
-        str(p), fps=fps, codec="libx264", quality=8, macro_block_size=1, pixelformat="yuv420p"
-    ) as writer:
-        for f in frames:
-            a = np.asarray(f)[..., :3].astype(np.uint8)
-            if a.shape[:2] != (ph, pw):
-                pad = np.zeros((ph, pw, 3), dtype=np.uint8)
-                pad[: a.shape[0], : a.shape[1]] = a[:ph, :pw]
-                a = pad
-            writer.append_data(a)
-    return p

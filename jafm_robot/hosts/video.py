@@ -1,8 +1,10 @@
-"""Video of real-time episodes: frames with the instruction, the outcome and the loop statistics."""
+"""Video of real-time episodes: frames with the instruction, the outcome and the loop statistics.
+
+The frames only; :func:`jafm_robot.video.write_video` (the package's one writer) encodes them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +31,3 @@ def episode_frames(ep: Any, scale: int = 2) -> list[np.ndarray]:
                            footer=[stats, outcome if last else f"t = {i / 10:.1f} s"]))
     return out
 
-
-def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    from jafm_robot.envs.rollout import write_video
-
-    return write_video(path, frames, fps=fps)

@@ -125,7 +125,8 @@ def evaluate(
     ``overlap_weight`` is the new chunk's weight where it overlaps the plan in force (the runtime's
     default unless told; 1 = no averaging). ``policy``, when given, is the loaded ``spec.policy``:
     a run in this process uses it instead of loading the file again."""
-    from jafm_robot.envs.rollout import summarize, write_video
+    from jafm_robot.envs.rollout import summarize
+    from jafm_robot.video import write_video
 
     cluster = cluster or Cluster()
     policy = policy if policy is not None else load_policy(spec.policy, verify=spec.verify)
@@ -150,7 +151,7 @@ def evaluate(
     wall = time.perf_counter() - t0
     frames = [f for run in runs if run.frames for f in run.frames]
     if video is not None and frames:
-        write_video(video, frames, fps=1.0 / policy.action_dt)
+        write_video(video, frames, fps=1.0 / policy.action_dt, pad_odd=True)
     ms = np.asarray([m for run in runs for m in run.inference_ms]) if any(r.inference_ms for r in runs) else np.zeros(1)
     results = [run.result for run in runs]
     return summarize(

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jafm_robot.datasets.lerobot_v3 import DatasetError, LeRobotV3Dataset, LeRobotV3Writer
-from jafm_robot.datasets.video import encode_video
+from jafm_robot.video import write_video
 
 from .conftest import IMG, synthetic_episode, write_synthetic
 
@@ -146,7 +146,7 @@ def test_corrupt_datasets_give_clear_errors(tmp_path, synthetic_dataset):
     root = tmp_path / "c"
     shutil.copytree(synthetic_dataset, root)
     video = root / "videos/observation.images.wrist_image/chunk-000/file-001.mp4"
-    encode_video(video, synthetic_episode(1, 5).images["wrist_image"], fps=10)  # shorter than the data
+    write_video(video, synthetic_episode(1, 5).images["wrist_image"], fps=10)  # shorter than the data
     ds = LeRobotV3Dataset(root)
     with pytest.raises(DatasetError, match=r"wrist_image/chunk-000/file-001\.mp4 holds 5 frames .*\(truncated"):
         ds.images("wrist_image")
