@@ -1,4 +1,4 @@
-"""Topic names and QoS of the ROS 2 graph (DESIGN.md, "ROS 2 graph"), defined once.
+"""Topic names and QoS of the ROS 2 graph (docs/architecture.md, "ROS 2 graph"), defined once.
 
 Nodes and tests import these instead of repeating strings, so a publisher and its subscriber can
 never disagree on a name or on a QoS that would silently stop them matching (a reliable subscriber

@@ -26,7 +26,7 @@ position/velocity reference:
   so one frame's misjudgement of a grasp moves the hand half as far. The chunk in force is itself
   the averaged one, so at faster re-planning older plans weigh in with geometrically falling
   weights. ``overlap_weight = 1`` switches it off (each chunk replaces the plan). PickPlace
-  measurements: ``docs/measurements/2026-12-03/session15``.
+  figures: ``docs/results.md``.
 * **Dropping.** A chunk stamped at or before the newest one already taken in is dropped (it comes
   from an older observation: out of order or a duplicate), as is one whose points all lie in the
   past. Points that are already due (closer than ``min_lead`` ahead) are skipped: the arm cannot

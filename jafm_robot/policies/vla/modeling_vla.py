@@ -359,5 +359,5 @@ class OnnxVLA(nn.Module):
 
 
 def onnx_input_order(cfg: VLAConfig) -> list[str]:
-    """DESIGN.md order: image, wrist_image (if used), state, instruction."""
+    """docs/architecture.md order: image, wrist_image (if used), state, instruction."""
     return [c for c in ("image", "wrist_image") if c in cfg.cameras] + ["state", "instruction"]
