@@ -1,8 +1,13 @@
 """Behaviour cloning with action-chunk targets: L1 loss, AdamW + warmup/cosine, random-shift
 augmentation, checkpoints, resume, CSV/TensorBoard logs and a training-curve PNG.
 
+The optimisation itself (parameter groups, AdamW step, clipping, schedule, DDP, checkpoint payload,
+resume) is :class:`~jafm_robot.training.learner.Learner`, shared with DAgger (``jafm-robot
+distill``); this module is what behaviour cloning adds around it: the dataset's frames and targets,
+the weighted loss, the sampling and the run's logs. :func:`train` reads as the list of those steps.
+
 Runs unchanged under ``torchrun --nproc_per_node N``: the rank/world size come from the
-environment torchrun sets, the process group uses gloo on CPU and NCCL on CUDA, each rank draws a
+environment torchrun sets (:class:`~jafm_robot.training.learner.Placement`), each rank draws a
 disjoint shard of every epoch (``DistributedSampler``), DDP averages gradients, and only rank 0
 writes logs and checkpoints. With one process nothing of that is touched.
 """
@@ -12,8 +17,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,71 +26,23 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DistributedSampler
 
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.datasets.concat import ConcatDataset, open_dataset
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
-from jafm_robot.policies.checkpoint import policy_from_checkpoint, read_checkpoint, save_checkpoint
+from jafm_robot.policies.checkpoint import policy_from_checkpoint, read_checkpoint
 from jafm_robot.policies.export import onnx_init_card
-from jafm_robot.policies.vla.configuration_vla import NORMS, get_config
+from jafm_robot.policies.vla.configuration_vla import get_config
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import compute_stats
 from jafm_robot.runtime.metadata import sha256_file
-from jafm_robot.training.data import ChunkSamples, append_layouts
+from jafm_robot.training.config import TrainConfig
+from jafm_robot.training.data import Batch, ChunkSamples, append_layouts
+from jafm_robot.training.learner import Learner, Placement, cpu_threads, policy_stats
 
-
-@dataclass
-class TrainConfig:
-    dataset: str
-    out: str
-    config: str = "small"
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.05
-    grad_clip: float = 1.0
-    shift_pad: int = 4
-    cameras: str = "auto"  # "auto" = every camera the dataset has, or "image" / "image,wrist_image"
-    chunk_len: int = 10
-    device: str = "auto"
-    log: str = "csv"
-    log_every: int = 10
-    save_every: int = 1000
-    seed: int = 0
-    resume: bool = False
-    threads: int | None = None  # CPU intra-op threads; None = see cpu_threads()
-    aux_weight: float = 1.0  # weight of the pick/place auxiliary loss (sizes with aux_dim > 0 only)
-    kp_weight: float = 0.2  # weight of the keypoint supervision (sizes with aux_dim and keypoints >= 2)
-    # weight of the gripper dimension in the action loss, relative to each joint's 1 (the weights are
-    # rescaled to mean 1, so 1.0 is the plain L1 over all eight). The gripper is one dimension of
-    # eight, but its open/close decisions (close now, keep a held part closed) decide an episode.
-    gripper_weight: float = 1.0
-    # frames right after each episode's skipped actions (a takeover's correction, a miss's
-    # recovery; training.data.correction_frames) are sampled this many times as often (1 = plain)
-    correction_weight: int = 1
-    correction_window: int = 10
-    init: str | None = None  # start from this checkpoint's weights (fresh optimiser and schedule); .onnx too
-    # with an ONNX --init: steps during which only the parameters the file could not give (the
-    # training-only auxiliary head) learn, so a random head's first gradients do not reach the
-    # trained network
-    fresh_warmup: int = 200
-    # layout frames (datasets.layouts, `jafm-robot layouts`) for the keypoint loss: files A,B,...
-    # and how many ride along per batch, as a fraction of the batch
-    layouts: str | None = None
-    layout_fraction: float = 0.5
-    # scene whose camera poses place the keypoint targets; None = the one the dataset records
-    # (info.json "jafm_scene"), else "factory"
-    scene: str | None = None
-    # decoded camera frames to .npy files here (read through the page cache) instead of process
-    # memory: for datasets whose frames outgrow RAM (LeRobotV3Dataset.frames_array)
-    frames_cache: str | None = None
-    # the encoder's norm layers: None = as the config (or the --init checkpoint) has them; "affine"
-    # converts a GroupNorm encoder, calibrated on ``norm_calib_frames`` training frames
-    # (training.norm_conversion), so the export folds each norm into its conv
-    norm: str | None = None
-    norm_calib_frames: int = 256
+__all__ = ["LOSS_TERMS", "TrainConfig", "available_memory_bytes", "cpu_threads", "dataset_facts", "frames_need_cache",
+           "keypoint_loss", "lr_factor", "plot_curve", "policy_stats", "train"]
 
 
 class _LossModule(nn.Module):
@@ -168,34 +125,6 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * p))
 
 
-def cpu_threads(world: int) -> int:
-    """Default torch CPU threads: OMP_NUM_THREADS if set, else half the cores per process (>= 1).
-
-    Measured on the 2-core dev box while the simulator ran beside it: one training step of the tiny
-    model took 63 ms with 1 thread and 750 ms with 2, because intra-op workers spin-wait on cores
-    that are busy. Leaving cores free for the sim and the other ranks is the safe default.
-    """
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    return max(1, (os.cpu_count() or 1) // (2 * world))
-
-
-def _dist_info() -> tuple[int, int, int]:
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
-def _pick_device(spec: str, local_rank: int) -> torch.device:
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available (use --device cpu or auto)")
-        return torch.device("cuda", local_rank)
-    if spec != "cpu":
-        raise ValueError(f"unknown device {spec!r}; choose auto, cpu or cuda")
-    return torch.device("cpu")
-
-
 def dataset_facts(ds: LeRobotV3Dataset | ConcatDataset, cameras: list[str]) -> dict[str, Any]:
     """What the ONNX metadata will need to know about the training data."""
     names = ds.info["features"]["observation.state"].get("names") or []
@@ -251,36 +180,19 @@ def _correction_frames(cfg: TrainConfig, ds: Any) -> np.ndarray:
     return frames
 
 
-def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
-    """Run training; returns a summary (final loss, step, paths). Rank 0 writes everything."""
-    rank, world, local_rank = _dist_info()
-    device = _pick_device(cfg.device, local_rank)
-    distributed = world > 1
-    if distributed:
-        import torch.distributed as dist
+# -- the run, step by step -----------------------------------------------------------------------
+def _resume_checkpoint(cfg: TrainConfig, last: Path) -> dict[str, Any] | None:
+    """``--resume``: the run's own last checkpoint (weights, optimiser, schedule, step)."""
+    if not cfg.resume:
+        return None
+    if not last.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+    return read_checkpoint(last)
 
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-    if cfg.log not in ("csv", "tensorboard"):
-        raise ValueError(f"unknown --log {cfg.log!r}; choose csv or tensorboard")
-    if cfg.steps < 1 or cfg.batch_size < 1:
-        raise ValueError("--steps and --batch-size must be >= 1")
-    if cfg.norm is not None and cfg.norm not in NORMS:
-        raise ValueError(f"unknown --norm {cfg.norm!r}; choose one of {', '.join(NORMS)}")
-    out = Path(cfg.out)
-    ckpt_dir = out / "checkpoints"
-    last = ckpt_dir / "last.pt"
 
-    resume_ckpt = None
-    if cfg.resume:
-        if not last.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {last}")
-        resume_ckpt = read_checkpoint(last)
-
-    ds = open_dataset(cfg.dataset)
-    corrections = _correction_frames(cfg, ds)  # checked before the frames are decoded
+def _init_provenance(cfg: TrainConfig, resume_ckpt: dict[str, Any] | None
+                     ) -> tuple[dict[str, Any] | None, str | None, dict[str, Any] | None]:
+    """``--init``: the checkpoint to fine-tune (not re-read on --resume), its digest and card."""
     init_ckpt = read_checkpoint(cfg.init) if (cfg.init and resume_ckpt is None) else None
     # the init file's digest when training started: a path like models/pick_place_v0.onnx is later
     # overwritten by the next shipped model, and the card's init chain must not follow the new one
@@ -288,12 +200,20 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
                    else (resume_ckpt or {}).get("init_sha256")) if cfg.init else None
     # and, for a shipped ONNX init, what its card says made it: the card's chain outlives the file
     init_card = onnx_init_card(init_ckpt, init_sha256) if init_ckpt is not None else (resume_ckpt or {}).get("init_card")
-    if resume_ckpt is not None or init_ckpt is not None:
-        cameras = list((resume_ckpt or init_ckpt)["vla_config"]["cameras"])
-    elif cfg.cameras == "auto":
-        cameras = [c for c in ("image", "wrist_image") if c in ds.cameras]
-    else:
-        cameras = [c.strip() for c in cfg.cameras.split(",") if c.strip()]
+    return init_ckpt, init_sha256, init_card
+
+
+def _cameras(cfg: TrainConfig, ds: Any, start_ckpt: dict[str, Any] | None) -> list[str]:
+    """A started network's cameras; else --cameras (``auto``: every camera the dataset has)."""
+    if start_ckpt is not None:
+        return list(start_ckpt["vla_config"]["cameras"])
+    if cfg.cameras == "auto":
+        return [c for c in ("image", "wrist_image") if c in ds.cameras]
+    return [c.strip() for c in cfg.cameras.split(",") if c.strip()]
+
+
+def _use_frames_cache(cfg: TrainConfig, ds: Any, cameras: list[str], out: Path, place: Placement) -> None:
+    """Send decoded frames to --frames-cache, or to OUT/frames_cache when they would not fit in memory."""
     cache = Path(cfg.frames_cache) if cfg.frames_cache else None
     if cache is None:
         need, avail = len(ds) * ds.image_size * ds.image_size * 3 * len(cameras), available_memory_bytes()
@@ -301,50 +221,65 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
             # decoding into process memory would get the process OOM-killed (two trainings at once
             # on the 24 GiB box did): decode into files read through the page cache instead
             cache = out / "frames_cache"
-            if rank == 0:
+            if place.main:
                 print(f"decoded frames need {need / 2**30:.1f} GiB and {avail / 2**30:.1f} GiB are available: decoding "
                       f"into {cache} instead of memory (--frames-cache DIR picks the folder)", flush=True)
     if cache is not None:  # one folder per DDP rank: each decodes its own copy
-        ds.frames_cache = cache / (f"rank{rank}" if world > 1 else "")
-    torch.manual_seed(cfg.seed)
-    if device.type == "cpu":
-        torch.set_num_threads(cfg.threads or cpu_threads(world))
+        ds.frames_cache = cache / (f"rank{place.rank}" if place.distributed else "")
 
+
+def _build_policy(cfg: TrainConfig, ds: Any, cameras: list[str], resume_ckpt: dict[str, Any] | None,
+                  init_ckpt: dict[str, Any] | None) -> tuple[VLAPolicy, int]:
+    """The network and the step it starts at: resumed, fine-tuned from --init, or new from --config
+    with normalisation statistics from the dataset."""
     if resume_ckpt is not None:
         policy, _ = policy_from_checkpoint(resume_ckpt)
-        start_step = int(resume_ckpt["step"])
-    elif init_ckpt is not None:  # fine-tuning: weights and normalisation from the checkpoint, a new run otherwise
+        return policy, int(resume_ckpt["step"])
+    if init_ckpt is not None:  # fine-tuning: weights and normalisation from the checkpoint, a new run otherwise
         policy, _ = policy_from_checkpoint(init_ckpt)
-        start_step = 0
         if policy.cfg.aux_dim:
             from jafm_robot.datasets.auxiliary import AUX_DIM
 
             policy.resize_aux_head(AUX_DIM)  # a checkpoint from before the trainer had more targets
-    else:
-        vcfg = get_config(cfg.config, cameras=tuple(cameras), chunk_len=cfg.chunk_len, image_size=ds.image_size)
-        stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
-        policy = VLAPolicy(vcfg, stats)
-        start_step = 0
+        return policy, 0
+    vcfg = get_config(cfg.config, cameras=tuple(cameras), chunk_len=cfg.chunk_len, image_size=ds.image_size)
+    stats = compute_stats(ds.state, ds.action, ds.episode_index, vcfg.chunk_len)
+    return VLAPolicy(vcfg, stats), 0
+
+
+def _convert_norm(cfg: TrainConfig, policy: VLAPolicy, samples: ChunkSamples, resumed: bool,
+                  verbose: bool) -> tuple[VLAPolicy, dict[str, Any] | None]:
+    """``--norm affine`` on a GroupNorm encoder: converted, calibrated on training frames."""
+    if cfg.norm is None or cfg.norm == policy.cfg.vision.norm:
+        return policy, None
+    if cfg.norm != "affine" or resumed:
+        raise ValueError(f"--norm {cfg.norm}: this run's encoder has {policy.cfg.vision.norm!r} norms; only a GroupNorm "
+                         "encoder converts, to affine, at the start of a run")
+    from jafm_robot.training.norm_conversion import affine_from_group_norms
+
+    # the same frames on every DDP rank (seeded by --seed alone), so every rank converts alike
+    pick = np.random.default_rng(cfg.seed).choice(len(samples), min(cfg.norm_calib_frames, len(samples)), replace=False)
+    calib = samples.batch(pick)
+    policy, report = affine_from_group_norms(
+        policy, {c: torch.from_numpy(v) for c, v in calib.images.items()}, torch.from_numpy(calib.instruction))
+    if verbose:
+        print(f"--norm affine: calibrated on {report['frames']} frames, mean R^2 {report['r2_mean']:.3f}")
+    return policy, report
+
+
+def _held_parameters(cfg: TrainConfig, policy: VLAPolicy, init_ckpt: dict[str, Any] | None) -> list[nn.Parameter]:
+    """With an ONNX --init: every parameter the file gave, held still for --fresh-warmup steps while
+    the ones it could not give (the training-only auxiliary head) learn."""
+    fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or [])
+    return [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
+
+
+def _add_targets(cfg: TrainConfig, policy: VLAPolicy, ds: Any, samples: ChunkSamples
+                 ) -> tuple[dict[str, list[float]] | None, Any]:
+    """Auxiliary (pick/place) and keypoint targets for sizes with an auxiliary head, and --layouts
+    frames; returns the auxiliary targets' z-score statistics and the layout frames."""
     vcfg = policy.cfg
     aux_stats: dict[str, list[float]] | None = None
-    samples = ChunkSamples(ds, list(vcfg.cameras), vcfg.chunk_len, progress=(rank == 0))
-    norm_report: dict[str, Any] | None = None
-    if cfg.norm is not None and cfg.norm != vcfg.vision.norm:
-        if cfg.norm != "affine" or resume_ckpt is not None:
-            raise ValueError(f"--norm {cfg.norm}: this run's encoder has {vcfg.vision.norm!r} norms; only a GroupNorm "
-                             "encoder converts, to affine, at the start of a run")
-        from jafm_robot.training.norm_conversion import affine_from_group_norms
-
-        # the same frames on every DDP rank (seeded by --seed alone), so every rank converts alike
-        calib = samples.batch(np.random.default_rng(cfg.seed).choice(len(samples), min(cfg.norm_calib_frames, len(samples)),
-                                                                     replace=False))
-        policy, norm_report = affine_from_group_norms(
-            policy, {c: torch.from_numpy(v) for c, v in calib.images.items()}, torch.from_numpy(calib.instruction))
-        vcfg = policy.cfg
-        if rank == 0:
-            print(f"--norm affine: calibrated on {norm_report['frames']} frames, mean R^2 {norm_report['r2_mean']:.3f}")
-    fresh = set((init_ckpt or {}).get("from_onnx", {}).get("fresh") or []) if resume_ckpt is None else set()
-    frozen = [p for n, p in policy.named_parameters() if n not in fresh] if fresh and cfg.fresh_warmup > 0 else []
     if vcfg.aux_dim:
         from jafm_robot.datasets.auxiliary import AUX_DIM
 
@@ -358,161 +293,202 @@ def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         aux_stats = {"mean": aux_mean.tolist(), "std": aux_std.tolist()}
         if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
             samples.add_keypoint_targets(scene)
-    layouts, n_layout = None, 0
-    if cfg.layouts:
-        if samples.kp is None:
-            raise ValueError("--layouts needs keypoint supervision: a size with keypoints and an auxiliary head "
-                             "(e.g. student) and --kp-weight > 0")
-        from jafm_robot.datasets.layouts import LayoutSamples
+    if not cfg.layouts:
+        return aux_stats, None
+    if samples.kp is None:
+        raise ValueError("--layouts needs keypoint supervision: a size with keypoints and an auxiliary head "
+                         "(e.g. student) and --kp-weight > 0")
+    from jafm_robot.datasets.layouts import LayoutSamples
 
-        layouts = LayoutSamples(cfg.layouts, list(vcfg.cameras), vcfg.image_size, ds.info.get("jafm_scene"))
-        layouts.normalise_aux(aux_mean, aux_std)
-    policy.to(device).train()
+    layouts = LayoutSamples(cfg.layouts, list(vcfg.cameras), vcfg.image_size, ds.info.get("jafm_scene"))
+    layouts.normalise_aux(aux_mean, aux_std)
+    return aux_stats, layouts
+
+
+def _learner(cfg: TrainConfig, policy: VLAPolicy, place: Placement) -> tuple[Learner, _LossModule]:
+    """The policy on its device, its loss, and the shared learner (warmup then cosine over --steps)."""
+    vcfg = policy.cfg
+    policy.to(place.device).train()
     loss_module = _LossModule(policy, cfg.aux_weight if vcfg.aux_dim else 0.0,
                               cfg.kp_weight if (vcfg.aux_dim and vcfg.vision.keypoints >= 2) else 0.0,
                               cfg.gripper_weight)
-    module: nn.Module = loss_module
-    if distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    warmup = min(cfg.warmup_steps, cfg.steps // 5)
+    learner = Learner(policy, lr=cfg.lr, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip,
+                      schedule=lambda s: lr_factor(s, cfg.steps, warmup, cfg.min_lr_ratio),
+                      loss_module=loss_module, placement=place)
+    return learner, loss_module
 
-        module = DDP(loss_module, device_ids=[local_rank] if device.type == "cuda" else None)
 
-    decay = [p for n, p in policy.named_parameters() if p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n]
-    no_decay = [p for n, p in policy.named_parameters() if not (p.ndim >= 2 and "pos" not in n and "queries" not in n and "type_emb" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, min(cfg.warmup_steps, cfg.steps // 5), cfg.min_lr_ratio))
-    if resume_ckpt is not None:
-        opt.load_state_dict(resume_ckpt["optimizer"])
-        sched.load_state_dict(resume_ckpt["scheduler"])
+@dataclass
+class _Sampling:
+    """Which frames this rank's batches hold: a pool of every frame once plus each correction frame
+    ``correction_weight - 1`` more times, shuffled per epoch into disjoint rank shards."""
 
-    from torch.utils.data import DistributedSampler
+    pool: np.ndarray
+    sampler: DistributedSampler
+    per_rank: int  # --batch-size is the global batch
+    n_layout: int  # layout frames appended to each batch
 
-    # frame pool: every frame once, correction frames correction_weight times in all (none at 1)
-    pool = np.concatenate([np.arange(len(samples), dtype=np.int64), np.tile(corrections, cfg.correction_weight - 1)])
-    sampler = DistributedSampler(range(len(pool)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
-    per_rank = max(1, cfg.batch_size // world)  # --batch-size is the global batch
-    rng = np.random.default_rng(cfg.seed * 1000 + rank + start_step)
-    facts = dataset_facts(ds, list(vcfg.cameras))
-    facts["sampled_per_epoch"] = len(pool)  # frames, plus correction frames drawn again
-    if layouts is not None:
-        n_layout = max(1, round(cfg.layout_fraction * per_rank))
-        facts["layouts"] = {"files": cfg.layouts, "frames": len(layouts), "per_batch": n_layout,
-                            "commands": layouts.commands()}
+    @classmethod
+    def build(cls, cfg: TrainConfig, n_frames: int, corrections: np.ndarray, layouts: Any, place: Placement) -> _Sampling:
+        pool = np.concatenate([np.arange(n_frames, dtype=np.int64), np.tile(corrections, cfg.correction_weight - 1)])
+        sampler = DistributedSampler(range(len(pool)), num_replicas=place.world, rank=place.rank, shuffle=True,
+                                     seed=cfg.seed, drop_last=False)
+        per_rank = max(1, cfg.batch_size // place.world)
+        n_layout = max(1, round(cfg.layout_fraction * per_rank)) if layouts is not None else 0
+        return cls(pool, sampler, per_rank, n_layout)
 
-    def batches():
-        epoch = start_step * per_rank // max(1, len(sampler))
+    def batches(self, start_step: int) -> Iterator[np.ndarray]:
+        """Frame indices, ``per_rank`` at a time, from the epoch ``start_step`` falls in."""
+        epoch = start_step * self.per_rank // max(1, len(self.sampler))
         while True:
-            sampler.set_epoch(epoch)
-            order = pool[np.fromiter(iter(sampler), dtype=np.int64)]
-            for i in range(0, len(order) - per_rank + 1 if len(order) >= per_rank else 1, per_rank):
-                yield order[i: i + per_rank]
+            self.sampler.set_epoch(epoch)
+            order = self.pool[np.fromiter(iter(self.sampler), dtype=np.int64)]
+            n = self.per_rank
+            for i in range(0, len(order) - n + 1 if len(order) >= n else 1, n):
+                yield order[i: i + n]
             epoch += 1
 
-    log_path = out / "train_log.csv"
-    tb = None
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        if not cfg.resume or not log_path.is_file():
-            with open(log_path, "w", newline="") as f:
-                csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s", *LOSS_TERMS])
-        (out / "train_config.json").write_text(json.dumps({**asdict(cfg), "argv": argv, "world_size": world,
-                                                            "vla_config": vcfg.to_dict(), "dataset": facts,
-                                                            "norm_conversion": norm_report}, indent=2, ensure_ascii=False))
-        if cfg.log == "tensorboard":
-            from torch.utils.tensorboard import SummaryWriter
 
-            tb = SummaryWriter(str(out / "tb"))
+def _facts(cfg: TrainConfig, ds: Any, policy: VLAPolicy, sampling: _Sampling, layouts: Any) -> dict[str, Any]:
+    facts = dataset_facts(ds, list(policy.cfg.cameras))
+    facts["sampled_per_epoch"] = len(sampling.pool)  # frames, plus correction frames drawn again
+    if layouts is not None:
+        facts["layouts"] = {"files": cfg.layouts, "frames": len(layouts), "per_batch": sampling.n_layout,
+                            "commands": layouts.commands()}
+    return facts
+
+
+def _on_device(b: Batch, device: torch.device) -> tuple[tuple[Any, ...], dict[str, torch.Tensor]]:
+    """The loss module's arguments from a batch: images, state, instruction, actions, and the
+    optional targets the batch has."""
+    images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
+    extras = {k: torch.from_numpy(v).to(device) for k, v in
+              (("aux", b.aux), ("aux_valid", b.aux_valid), ("kp", b.kp), ("kp_valid", b.kp_valid),
+               ("act_valid", b.act_valid)) if v is not None}
+    return (images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
+            torch.from_numpy(b.actions).to(device)), extras
+
+
+class _RunLog:
+    """What a run writes besides checkpoints (rank 0 only): ``train_config.json``, ``train_log.csv``
+    (the loss averaged over --log-every steps, its unweighted terms beside it), TensorBoard scalars
+    and the progress bar. Every rank keeps the running means; only rank 0's ``last_loss`` is set."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, place: Placement) -> None:
+        self.cfg, self.out, self.main = cfg, out, place.main
+        self.path = out / "train_log.csv"
+        self.tb: Any = None
+        self.bar: Any = None
+        self.last_loss = float("nan")
+        self.running: list[float] = []
+        self.term_sums: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    def start(self, record: dict[str, Any], start_step: int) -> None:
+        """The CSV header (kept on --resume), ``train_config.json`` (``record``), TensorBoard, the bar."""
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if not self.cfg.resume or not self.path.is_file():
+                with open(self.path, "w", newline="") as f:
+                    csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s", *LOSS_TERMS])
+            (self.out / "train_config.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+            if self.cfg.log == "tensorboard":
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(self.out / "tb"))
+            from jafm_robot.reporting import progress
+
+            self.bar = progress(total=self.cfg.steps, initial=start_step, desc="train")
+        self.t0 = time.perf_counter()
+
+    def add(self, step: int, loss: float, terms: dict[str, torch.Tensor], lr: float) -> None:
+        """Step ``step``'s loss and terms; a CSV row every --log-every steps and at the last."""
+        self.running.append(loss)
+        for k, v in terms.items():
+            self.term_sums[k] = self.term_sums.get(k, 0.0) + float(v)
+        if not self.main:
+            return
+        self.bar.update(1)
+        if (step + 1) % self.cfg.log_every == 0 or step + 1 == self.cfg.steps:
+            self.last_loss = float(np.mean(self.running))
+            terms_row = [f"{self.term_sums[k] / len(self.running):.6f}" if k in self.term_sums else "" for k in LOSS_TERMS]
+            self.running, self.term_sums = [], {}
+            with open(self.path, "a", newline="") as f:
+                csv.writer(f).writerow([step + 1, f"{self.last_loss:.6f}", f"{lr:.3e}",
+                                        f"{time.perf_counter() - self.t0:.2f}", *terms_row])
+            if self.tb is not None:
+                self.tb.add_scalar("loss", self.last_loss, step + 1)
+                self.tb.add_scalar("lr", lr, step + 1)
+            self.bar.set_postfix(loss=f"{self.last_loss:.4f}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def finish(self) -> None:
+        """The training curve from the CSV; TensorBoard closed."""
+        plot_curve(self.path, self.out / "training_curve.png")
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
+    """Run training; returns a summary (final loss, step, paths). Rank 0 writes everything."""
+    cfg.check()
+    place = Placement.from_environ(cfg.device)
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.pt"
+    resume_ckpt = _resume_checkpoint(cfg, last)
+    ds = open_dataset(cfg.dataset)
+    corrections = _correction_frames(cfg, ds)  # checked before the frames are decoded
+    init_ckpt, init_sha256, init_card = _init_provenance(cfg, resume_ckpt)
+    cameras = _cameras(cfg, ds, resume_ckpt or init_ckpt)
+    _use_frames_cache(cfg, ds, cameras, out, place)
+    torch.manual_seed(cfg.seed)
+    place.set_threads(cfg.threads)
+
+    policy, start_step = _build_policy(cfg, ds, cameras, resume_ckpt, init_ckpt)
+    samples = ChunkSamples(ds, list(policy.cfg.cameras), policy.cfg.chunk_len, progress=place.main)
+    policy, norm_report = _convert_norm(cfg, policy, samples, resume_ckpt is not None, place.main)
+    held = _held_parameters(cfg, policy, init_ckpt) if resume_ckpt is None else []
+    aux_stats, layouts = _add_targets(cfg, policy, ds, samples)
+    learner, loss_module = _learner(cfg, policy, place)
+    learner.hold(held, start_step + cfg.fresh_warmup)
+    if resume_ckpt is not None:
+        learner.resume(resume_ckpt)
+
+    sampling = _Sampling.build(cfg, len(samples), corrections, layouts, place)
+    rng = np.random.default_rng(cfg.seed * 1000 + place.rank + start_step)
+    facts = _facts(cfg, ds, policy, sampling, layouts)
+    log = _RunLog(cfg, out, place)
+    log.start({**asdict(cfg), "argv": argv, "world_size": place.world, "vla_config": policy.cfg.to_dict(),
+               "dataset": facts, "norm_conversion": norm_report}, start_step)
 
     def save(step: int) -> None:
-        payload = {
-            "step": step,
-            "model": policy.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "vla_config": vcfg.to_dict(),
-            "stats": policy_stats(policy),
-            "train_config": asdict(cfg),
-            "dataset": facts,
-            "argv": argv,
-            "init_sha256": init_sha256,
-            "init_card": init_card,
-            "loss": last_loss,
-            # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
-            "aux_stats": aux_stats,
-            "norm_conversion": norm_report,
-        }
-        save_checkpoint(last, payload)
-        save_checkpoint(ckpt_dir / f"step_{step:06d}.pt", payload)
+        learner.save([last, ckpt_dir / f"step_{step:06d}.pt"], train_config=asdict(cfg), dataset=facts, argv=argv,
+                     init_sha256=init_sha256, init_card=init_card, loss=log.last_loss,
+                     # how the auxiliary targets were z-scored, to read the (training-only) head back in metres
+                     aux_stats=aux_stats, norm_conversion=norm_report)
 
-    bar = None
-    if rank == 0:
-        from jafm_robot.reporting import progress
-
-        bar = progress(total=cfg.steps, initial=start_step, desc="train")
-    t0 = time.perf_counter()
-    last_loss = float("nan")
-    it = batches()
-    running: list[float] = []
-    term_sums: dict[str, float] = {}
-    step = start_step
+    it = sampling.batches(start_step)
     for step in range(start_step, cfg.steps):
         b = samples.batch(next(it), rng, cfg.shift_pad)
         if layouts is not None:
-            b = append_layouts(b, layouts, rng.integers(0, len(layouts), n_layout))
-        images = {c: torch.from_numpy(v).to(device, non_blocking=True) for c, v in b.images.items()}
-        aux = {k: torch.from_numpy(v).to(device) for k, v in
-               (("aux", b.aux), ("aux_valid", b.aux_valid), ("kp", b.kp), ("kp_valid", b.kp_valid),
-                ("act_valid", b.act_valid)) if v is not None}
-        loss = module(images, torch.from_numpy(b.state).to(device), torch.from_numpy(b.instruction).to(device),
-                      torch.from_numpy(b.actions).to(device), **aux)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if frozen and step < start_step + cfg.fresh_warmup:
-            for p in frozen:  # AdamW skips a parameter without a gradient (no decay either)
-                p.grad = None
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        running.append(loss.item())
-        for k, v in loss_module.terms.items():
-            term_sums[k] = term_sums.get(k, 0.0) + float(v)
-        if rank == 0:
-            bar.update(1)
-            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                last_loss = float(np.mean(running))
-                terms = [f"{term_sums[k] / len(running):.6f}" if k in term_sums else "" for k in LOSS_TERMS]
-                running, term_sums = [], {}
-                lr = opt.param_groups[0]["lr"]
-                with open(log_path, "a", newline="") as f:
-                    csv.writer(f).writerow([step + 1, f"{last_loss:.6f}", f"{lr:.3e}", f"{time.perf_counter() - t0:.2f}", *terms])
-                if tb is not None:
-                    tb.add_scalar("loss", last_loss, step + 1)
-                    tb.add_scalar("lr", lr, step + 1)
-                bar.set_postfix(loss=f"{last_loss:.4f}")
-            if (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
-                save(step + 1)
-    final_step = max(step + 1, start_step) if cfg.steps > start_step else start_step
-    if rank == 0:
-        bar.close()
-        save(final_step)
-        plot_curve(log_path, out / "training_curve.png")
-        if tb is not None:
-            tb.close()
-    if distributed:
-        import torch.distributed as dist
-
-        dist.barrier()
-        dist.destroy_process_group()
-    return {"step": final_step, "loss": last_loss, "checkpoint": str(last), "world_size": world,
-            "parameters": policy.num_parameters(), "elapsed_s": time.perf_counter() - t0, "norm_conversion": norm_report}
-
-
-def policy_stats(policy: VLAPolicy) -> dict[str, list[float]]:
-    names = ("state_mean", "state_std", "action_mean", "action_std", "delta_mean", "delta_std")
-    return {n: getattr(policy, n).detach().cpu().double().tolist() for n in names}
+            b = append_layouts(b, layouts, rng.integers(0, len(layouts), sampling.n_layout))
+        args, extras = _on_device(b, place.device)
+        loss = learner.update(learner.module(*args, **extras))
+        log.add(step, loss, loss_module.terms, learner.lr)
+        if place.main and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
+            save(step + 1)
+    if place.main:
+        log.close()
+        save(learner.step)
+        log.finish()
+    place.close()
+    return {"step": learner.step, "loss": log.last_loss, "checkpoint": str(last), "world_size": place.world,
+            "parameters": policy.num_parameters(), "elapsed_s": time.perf_counter() - log.t0,
+            "norm_conversion": norm_report}
 
 
 def plot_curve(log_path: Path, png: Path) -> None:
