@@ -125,10 +125,10 @@ class _ModelPolicy:
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
         import torch
 
-        from jafm_robot.policies.vla.processor_vla import batch_observation
+        from jafm_robot.runtime.observation import prepare_observation
 
         cfg = self.model.cfg
-        feeds = batch_observation(obs, cfg.cameras, cfg.image_size)
+        feeds = prepare_observation(obs, cfg.cameras, cfg.image_size)
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():

@@ -218,10 +218,10 @@ class TorchTeacher(BaseTeacher):
         self.name = name or f"torch:{type(model).__name__}"
 
     def label(self, obs: dict[str, Any], env: Any = None) -> np.ndarray:
-        from jafm_robot.policies.vla.processor_vla import batch_observation
+        from jafm_robot.runtime.observation import prepare_observation
 
         torch = self._torch
-        feeds = batch_observation(resize_obs(obs, self.image_size, self.cameras), self.cameras, self.image_size)
+        feeds = prepare_observation(resize_obs(obs, self.image_size, self.cameras), self.cameras, self.image_size)
         with torch.inference_mode():
             images = {c: torch.from_numpy(feeds[c]).to(self.device) for c in self.cameras}
             out = self.model(images, torch.from_numpy(feeds["state"]).to(self.device),

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
-from jafm_robot.policies.vla.processor_vla import batch_observation
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, ActionChunk, ChunkBlender, default_replan_every
 from jafm_robot.runtime.metadata import PolicyMetadata
+from jafm_robot.runtime.observation import prepare_observation
 
 
 class LoadedPolicy:
@@ -59,7 +59,8 @@ class TorchPolicy(LoadedPolicy):
 
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
         torch = self._torch
-        feeds = batch_observation(obs, self.meta.cameras, self.meta.image_size)
+        # the same rule (and errors) as the ONNX export's PolicyEngine: docs/architecture.md
+        feeds = prepare_observation(obs, self.meta.cameras, self.meta.image_size)
         with torch.inference_mode():
             images = {c: torch.from_numpy(feeds[c]).to(self.device) for c in self.meta.cameras}
             out = self.model(images, torch.from_numpy(feeds["state"]).to(self.device),

@@ -42,6 +42,7 @@ from jafm_robot.ros.conversions import (
 )
 from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare
+from jafm_robot.runtime.observation import ObservationError, encode_instruction_text
 
 
 def default_model() -> Path:
@@ -82,6 +83,11 @@ class PolicyNode(Node):
         self._image: tuple[float, np.ndarray] | None = None
         self._wrist: tuple[float, np.ndarray] | None = None
         self._state: tuple[float, np.ndarray] | None = None
+        if self.p.instruction:
+            try:
+                encode_instruction_text(self.p.instruction)  # the engine's instruction rule, at start-up
+            except ObservationError as e:
+                raise ParamError(f"parameter 'instruction': {e}") from e
         self._instruction: str = self.p.instruction
         self.hold_reason = "waiting for observations"
         self._seen_errors = 0
@@ -167,6 +173,14 @@ class PolicyNode(Node):
         if not text or lang not in self.engine.metadata.languages:
             self.counts["lang"] += 1
             self._warn("lang", f"instruction {text!r} ({lang}) not usable; model languages {self.engine.metadata.languages}")
+            return
+        try:
+            # the engine's rule (runtime.observation), checked once here: a text over 128 UTF-8 bytes
+            # would otherwise fail every inference instead of being refused on arrival
+            encode_instruction_text(text)
+        except ObservationError as e:
+            self.counts["lang"] += 1
+            self._warn("lang", f"instruction not usable: {e}")
             return
         with self._lock:
             changed = text != self._instruction

@@ -5,6 +5,7 @@ and in the benchmarks. Modules (imported on demand, so importing this package lo
 
 * :mod:`.metadata`     -- the policy file contract: ONNX metadata, model card, sha256 checks.
 * :mod:`.engine`       -- :class:`~.engine.PolicyEngine`: verify, load and run one ONNX policy at batch 1.
+* :mod:`.observation`  -- :func:`~.observation.prepare_observation`: the one observation contract (every policy kind).
 * :mod:`.chunks`       -- :class:`~.chunks.ActionChunk`, :class:`~.chunks.ChunkBlender` (C1 interpolation, crossfade).
 * :mod:`.safety`       -- :class:`~.safety.SafetyFilter`: position/velocity/acceleration limits, watchdog, e-stop.
 * :mod:`.kinematics`   -- pure-NumPy Panda forward kinematics (workspace checks without a simulator).

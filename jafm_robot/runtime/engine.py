@@ -13,9 +13,11 @@ What it guarantees to its hosts (control loop, ROS ``policy_node``, ``jafm-robot
   for (``engine.fell_back``). A GPU request that cannot be served is an error unless
   ``allow_fallback=True``: silently running a 1 kHz robot's policy on the CPU at a tenth of the speed
   is worse than refusing to start.
-* Observations are validated, not repaired: a wrong-size or float or grayscale frame is a
-  ``ValueError`` naming the expected and actual layout. Resizing silently would feed the policy a
-  distribution it was never trained on.
+* Observations are validated, not repaired, by the one contract every policy kind shares
+  (:mod:`jafm_robot.runtime.observation`): a wrong-size or float or grayscale frame, a missing key, an
+  extra batch axis, NaN state or an instruction over 128 bytes is an ``ObservationError`` (a
+  ``ValueError``) naming the key, the expected and the actual. Resizing silently would feed the
+  policy a distribution it was never trained on.
 
 Tuning for batch-1 latency: sequential execution, full graph optimisation, intra-op threads =
 physical cores (or what the host asks for), one inter-op thread, and the contract's batch axis ``B``
@@ -36,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
+from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM
 from jafm_robot.runtime.metadata import (
     BATCH_AXIS,
     ModelFileError,
@@ -46,6 +48,7 @@ from jafm_robot.runtime.metadata import (
     read_card,
     verify_card_sha256,
 )
+from jafm_robot.runtime.observation import prepare_observation
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -170,6 +173,8 @@ class PolicyEngine:
         self._check_signature()
         self.image_size = self.metadata.image_size
         self.cameras = tuple(self.metadata.cameras)
+        # the image inputs of the file's signature (always ``image``; ``wrist_image`` if it uses it)
+        self._image_inputs = tuple(n for n in expected_inputs(self.metadata) if n not in ("state", "instruction"))
         self.chunk_len = self.metadata.chunk_len
         self.action_dt = float(self.metadata.action_dt)
 
@@ -294,42 +299,11 @@ class PolicyEngine:
         self.session.run_with_iobinding(self._binding, self._ro)
         return self._out_value.numpy()
 
-    def _image(self, obs: dict[str, Any], key: str) -> np.ndarray:
-        s = self.image_size
-        if key not in obs or obs[key] is None:
-            raise ValueError(f"observation lacks {key!r} (this policy uses cameras {list(self.cameras)})")
-        img = obs[key]
-        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.shape != (s, s, 3):
-            desc = f"{img.dtype}{list(img.shape)}" if isinstance(img, np.ndarray) else type(img).__name__
-            raise ValueError(f"{key} must be uint8[{s},{s},3] (RGB, not resized here), got {desc}")
-        return np.ascontiguousarray(img)[None]
-
     def prepare(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Validate an observation and turn it into batch-1 feeds; ``ValueError`` naming the problem."""
-        if not isinstance(obs, dict):
-            raise ValueError(f"observation must be a dict, got {type(obs).__name__}")
-        feeds = {"image": self._image(obs, "image")}
-        if "wrist_image" in self.cameras:
-            feeds["wrist_image"] = self._image(obs, "wrist_image")
-        if "state" not in obs:
-            raise ValueError("observation lacks 'state'")
-        try:
-            state = np.asarray(obs["state"], dtype=np.float32)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"state must be float32[{STATE_DIM}]: {e}") from e
-        if state.shape != (STATE_DIM,):
-            raise ValueError(f"state must be float32[{STATE_DIM}], got shape {list(state.shape)}")
-        if not np.all(np.isfinite(state)):
-            raise ValueError(f"state holds NaN/Inf: {state.tolist()}")
-        feeds["state"] = state[None]
-        instr = obs.get("instruction")
-        if isinstance(instr, str):
-            instr = encode_instruction(instr)
-        if not isinstance(instr, np.ndarray) or instr.dtype != np.uint8 or instr.shape != (INSTRUCTION_LEN,):
-            desc = f"{instr.dtype}{list(instr.shape)}" if isinstance(instr, np.ndarray) else type(instr).__name__
-            raise ValueError(f"instruction must be a str or uint8[{INSTRUCTION_LEN}], got {desc}")
-        feeds["instruction"] = np.ascontiguousarray(instr)[None]
-        return feeds
+        """Validate an observation and turn it into batch-1 feeds (the one rule of
+        :func:`~jafm_robot.runtime.observation.prepare_observation`, shared with the torch policies);
+        :class:`~jafm_robot.runtime.observation.ObservationError` naming the problem."""
+        return prepare_observation(obs, self._image_inputs, self.image_size)
 
     def infer(self, obs: dict[str, Any]) -> np.ndarray:
         """One chunk of absolute action points, float32[chunk_len, 8] (raw: the safety filter judges it)."""

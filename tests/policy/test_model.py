@@ -13,7 +13,6 @@ from jafm_robot.policies.vla.configuration_vla import SIZES, VisionConfig, VLACo
 from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 from jafm_robot.policies.vla.processor_vla import (
     NormStats,
-    batch_observation,
     chunk_indices,
     compute_stats,
     random_shift,
@@ -149,18 +148,6 @@ def test_compute_stats_and_roundtrip():
     bad["action_std"] = [1.0] * 7
     with pytest.raises(ValueError, match="action_std"):
         NormStats.from_dict(bad)
-
-
-def test_batch_observation_checks_inputs():
-    obs = {"image": np.zeros((64, 64, 3), np.uint8), "state": np.zeros(8, np.float32), "instruction": "reach"}
-    b = batch_observation(obs, ["image"], 64)
-    assert b["image"].shape == (1, 64, 64, 3) and b["instruction"].shape == (1, 128) and b["instruction"][0, 0] == ord("r")
-    with pytest.raises(ValueError, match="lacks 'wrist_image'"):
-        batch_observation(obs, ["image", "wrist_image"], 64)
-    with pytest.raises(ValueError, match="uint8"):
-        batch_observation({**obs, "image": np.zeros((64, 64, 3), np.float32)}, ["image"], 64)
-    with pytest.raises(ValueError, match="finite"):
-        batch_observation({**obs, "state": np.full(8, np.nan)}, ["image"], 64)
 
 
 def test_random_shift_moves_content_within_pad():

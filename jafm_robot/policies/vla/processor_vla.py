@@ -1,8 +1,9 @@
-"""Normalisation statistics and observation preprocessing for the VLA policy (NumPy only).
+"""Normalisation statistics and training-time preprocessing for the VLA policy (NumPy only).
 
 The statistics are computed once from the dataset and then baked into the network as buffers, so
 the exported graph takes raw uint8 images, raw state and raw instruction bytes and returns absolute
-targets: no host has to know or apply them.
+targets: no host has to know or apply them. Observations at inference are validated and batched by
+the one contract every policy kind shares, :mod:`jafm_robot.runtime.observation`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jafm_robot.contract import ACTION_DIM, INSTRUCTION_LEN, STATE_DIM, encode_instruction
+from jafm_robot.contract import ACTION_DIM
 
 # A joint that never moves in the data (std ~ 0) would blow up under z-scoring; this floor keeps
 # its normalised value bounded (1 mrad / 1 mm scale).
@@ -80,39 +81,6 @@ def compute_stats(state: np.ndarray, action: np.ndarray, episode_index: np.ndarr
         action.mean(0).astype(np.float32), std(action),
         flat.mean(0).astype(np.float32), std(flat),
     )
-
-
-def check_observation(obs: dict[str, Any], cameras: tuple[str, ...] | list[str], image_size: int) -> None:
-    """Raise a clear ValueError when an observation does not fit the policy (instead of a shape error deep inside)."""
-    if not isinstance(obs, dict):
-        raise ValueError(f"observation must be a dict, got {type(obs).__name__}")
-    for cam in cameras:
-        if cam not in obs:
-            raise ValueError(f"observation lacks {cam!r} (the policy uses cameras {list(cameras)})")
-        im = np.asarray(obs[cam])
-        if im.dtype != np.uint8 or im.shape[-3:] != (image_size, image_size, 3):
-            raise ValueError(f"observation {cam!r} must be uint8 [..,{image_size},{image_size},3], got {im.dtype} {im.shape}")
-    st = np.asarray(obs.get("state"))
-    if st.shape[-1:] != (STATE_DIM,) or not np.all(np.isfinite(st.astype(np.float64))):
-        raise ValueError(f"observation 'state' must be {STATE_DIM} finite numbers, got {st.shape}")
-
-
-def batch_observation(obs: dict[str, Any], cameras: tuple[str, ...] | list[str], image_size: int) -> dict[str, np.ndarray]:
-    """One env observation -> batch-1 arrays named and typed as the policy inputs.
-
-    ``instruction`` may be the uint8[128] array or a string (encoded here).
-    """
-    check_observation(obs, cameras, image_size)
-    out = {cam: np.ascontiguousarray(np.asarray(obs[cam], np.uint8).reshape(1, image_size, image_size, 3)) for cam in cameras}
-    out["state"] = np.asarray(obs["state"], np.float32).reshape(1, STATE_DIM)
-    ins = obs.get("instruction")
-    if isinstance(ins, str):
-        ins = encode_instruction(ins)
-    ins = np.asarray(ins if ins is not None else np.zeros(INSTRUCTION_LEN), dtype=np.uint8)
-    if ins.shape[-1:] != (INSTRUCTION_LEN,):
-        raise ValueError(f"observation 'instruction' must be uint8[{INSTRUCTION_LEN}], got {ins.shape}")
-    out["instruction"] = ins.reshape(1, INSTRUCTION_LEN)
-    return out
 
 
 def random_shift(images: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
