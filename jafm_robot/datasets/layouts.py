@@ -68,7 +68,7 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     instr = np.zeros((n, 128), np.uint8)
     kp = np.zeros((n, 2, 2, 2), np.float32)  # [N, cameras (image, wrist_image), keypoints 0/1, xy]
     kp_valid = np.zeros((n, 2, 2), np.float32)  # keypoint 1 (the place point) is not labelled here
-    aux = np.zeros((n, AUX_DIM), np.float32)  # raw (not z-scored) training.auxiliary targets
+    aux = np.zeros((n, AUX_DIM), np.float32)  # raw (not z-scored) datasets.auxiliary targets
     aux_valid = np.zeros((n, AUX_DIM), np.float32)  # pick xy and the yaw features only
     t0 = time.perf_counter()
     try:

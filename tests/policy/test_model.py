@@ -103,7 +103,7 @@ def test_film_keypoint_encoder_grounds_language_and_exports(tmp_path):
     names = onnx_input_order(cfg)
     feeds = {"state": state.numpy(), "instruction": instr.numpy(), **{c: v.numpy() for c, v in images.items()}}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's tracer notices (as in training.export)
+        warnings.simplefilter("ignore")  # the TorchScript exporter's tracer notices (as in policies.export)
         torch.onnx.export(OnnxVLA(m), tuple(torch.from_numpy(feeds[n]) for n in names), str(tmp_path / "m.onnx"),
                           input_names=names, output_names=["actions"], dynamo=False,
                           dynamic_axes={**{n: {0: "B"} for n in names}, "actions": {0: "B"}})
