@@ -25,17 +25,10 @@ import numpy as np
 from jafm_robot.contract import encode_instruction
 from jafm_robot.hosts.sim_process import SimProcess
 from jafm_robot.robots.config import load_robot_config
-from jafm_robot.runtime.chunks import (
-    DEFAULT_OVERLAP_WEIGHT,
-    ChunkBlender,
-    check_overlap_weight,
-    default_replan_every,
-    replan_rate_hz,
-)
-from jafm_robot.runtime.control_loop import ControlLoop
+from jafm_robot.runtime.assembly import RuntimeParams, build_control_loop, watchdog_timeout
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, default_replan_every, replan_rate_hz
 from jafm_robot.runtime.engine import PolicyEngine
 from jafm_robot.runtime.inference import AsyncPolicyRunner
-from jafm_robot.runtime.safety import SafetyFilter
 
 
 @dataclass
@@ -80,7 +73,11 @@ class RealtimeRunner:
         if self.replan_every < 1:
             raise ValueError(f"replan_every must be >= 1, got {self.replan_every}")
         self.policy_rate = float(policy_rate or replan_rate_hz(meta.action_dt, meta.chunk_len, self.replan_every))
-        self.overlap_weight = check_overlap_weight(overlap_weight)  # as eval's ChunkExecutor averages overlaps
+        # loop, filter and blender as every host builds them (runtime.assembly), validated here, once;
+        # the watchdog allows one missed inference beyond the re-plan period before it holds
+        self.params = RuntimeParams(rate_hz=loop_rate, stale_after_s=watchdog_timeout(self.policy_rate),
+                                    overlap_weight=overlap_weight)
+        self.overlap_weight = self.params.overlap_weight  # as eval's ChunkExecutor averages overlaps
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
         self._instruction = np.zeros(128, np.uint8)
@@ -110,12 +107,8 @@ class RealtimeRunner:
         self._last_obs_seq = -1
         limit = time_limit or self.sim.info["max_episode_steps"] * self.sim.info["action_dt"]
 
-        # the watchdog allows one missed inference beyond the re-plan period before it holds
-        stale_after = 2.0 / self.policy_rate + 0.1
-        safety = SafetyFilter(self.cfg, 1.0 / self.loop_rate, stale_after=stale_after)
-        loop = ControlLoop(self.cfg, self.loop_rate, send_command=self.sim.slots.write_command, safety=safety,
-                           blender=ChunkBlender(overlap_weight=self.overlap_weight),
-                           initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
+        loop = build_control_loop(self.cfg, self.params, send_command=self.sim.slots.write_command,
+                                  initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
         # the policy thread gets a real-time priority below the loop's, so that it is not starved
         # while holding the GIL the loop needs (priority inversion); both are best effort
         runner = AsyncPolicyRunner(self.engine, self._observation, loop.submit_chunk, rate_hz=self.policy_rate,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
+from jafm_robot.runtime.assembly import RuntimeParams, build_blender
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, ActionChunk, ChunkBlender, default_replan_every
 from jafm_robot.runtime.metadata import PolicyMetadata
 from jafm_robot.runtime.observation import prepare_observation
@@ -113,8 +114,10 @@ class ChunkExecutor:
             raise ValueError(f"--replan-every must be >= 1, got {self.k}")
         self.dt = policy.action_dt
         self.blend_time = self.dt if blend_time is None else blend_time
-        self.blender = ChunkBlender(blend_time=self.blend_time, overlap_weight=overlap_weight)  # checks both
-        self.overlap_weight = self.blender.overlap_weight
+        # the blender's parameters, validated where every host's are (runtime.assembly)
+        self.runtime_params = RuntimeParams(blend_time=self.blend_time, overlap_weight=overlap_weight)
+        self.overlap_weight = self.runtime_params.overlap_weight
+        self.blender = build_blender(self.runtime_params)
         self.step_i = 0
         self.n_infer = 0
         self._q = None
@@ -135,7 +138,7 @@ class ChunkExecutor:
             self.blender.reset(self._q)
 
     def _new_blender(self) -> ChunkBlender:
-        return ChunkBlender(blend_time=self.blend_time, overlap_weight=self.overlap_weight)
+        return build_blender(self.runtime_params)
 
     def __call__(self, obs: dict[str, Any]) -> np.ndarray:
         return self.act(obs)

@@ -54,9 +54,8 @@ class ControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("controller_node")
         self.p = declare(self, ControllerNodeParams)
-        from jafm_robot.runtime.chunks import ActionChunk, ChunkBlender
-        from jafm_robot.runtime.control_loop import ControlLoop
-        from jafm_robot.runtime.safety import SafetyFilter
+        from jafm_robot.runtime.assembly import build_control_loop
+        from jafm_robot.runtime.chunks import ActionChunk
 
         self._ActionChunk = ActionChunk
         self.robot = load_robot_config(self.p.robot)
@@ -71,15 +70,9 @@ class ControllerNode(Node):
 
         self.pub_cmd = self.create_publisher(Float64MultiArray, qos.COMMANDS, qos.COMMAND)
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
-        safety = SafetyFilter(self.robot, dt=1.0 / self.p.rate_hz, stale_after=self.p.chunk_timeout_s)
-        self.loop = ControlLoop(
-            self.robot,
-            rate_hz=self.p.rate_hz,
-            read_state=self._read_state,
-            send_command=self._send,
-            safety=safety,
-            blender=ChunkBlender(overlap_weight=self.p.overlap_weight),
-        )
+        # filter + blender + loop as every host builds them; the parameters were validated by declare()
+        self.loop = build_control_loop(self.robot, self.p.runtime(), read_state=self._read_state,
+                                       send_command=self._send)
         self._started = False
         self._resync_after: float | None = None
 

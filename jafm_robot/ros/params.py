@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import yaml
 
 from jafm_robot.contract import LANGUAGES, TASKS
-from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, check_overlap_weight
+from jafm_robot.runtime.assembly import RuntimeParams
+from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT
 
 T = TypeVar("T")
 
@@ -132,8 +133,13 @@ class ControllerNodeParams:
     def validate(self) -> None:
         for k in ("rate_hz", "max_chunk_age_s", "state_timeout_s", "chunk_timeout_s", "diagnostics_rate_hz"):
             _positive(k, getattr(self, k))
+        self.runtime()  # the loop's own parameters are validated where every host's are (runtime.assembly)
+
+    def runtime(self) -> RuntimeParams:
+        """The runtime assembly's parameters (loop rate, watchdog timeout, overlap weight) of this node."""
         try:
-            check_overlap_weight(self.overlap_weight)
+            return RuntimeParams(rate_hz=self.rate_hz, stale_after_s=self.chunk_timeout_s,
+                                 overlap_weight=self.overlap_weight)
         except ValueError as e:
             raise ParamError(str(e)) from None
 

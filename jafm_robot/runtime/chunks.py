@@ -71,7 +71,11 @@ def replan_rate_hz(action_dt: float, chunk_len: int, replan_every: int | None = 
 
 
 def check_overlap_weight(w: float) -> float:
-    """``w`` if it is a valid overlap weight (0 < w <= 1), else a ValueError that names it."""
+    """``w`` if it is a valid overlap weight (0 < w <= 1), else a ValueError that names it.
+
+    Called in two places only: :class:`jafm_robot.runtime.assembly.RuntimeParams` (every host's
+    parameters, validated once) and the CLI's ``--overlap-weight`` argparse type (a usage error before
+    anything loads)."""
     if not (isinstance(w, (int, float)) and np.isfinite(w) and 0.0 < w <= 1.0):
         raise ValueError(f"overlap_weight must be in (0, 1] (1 = no averaging), got {w!r}")
     return float(w)
@@ -191,10 +195,12 @@ class ChunkBlender:
 
     def __init__(self, blend_time: float = 0.1, min_lead: float | None = None,
                  overlap_weight: float = DEFAULT_OVERLAP_WEIGHT) -> None:
+        """``overlap_weight`` is taken as given: hosts validate it once, in
+        :class:`jafm_robot.runtime.assembly.RuntimeParams` (which builds their blender)."""
         if blend_time < 0:
             raise ValueError(f"blend_time must be >= 0, got {blend_time}")
         self.blend_time = float(blend_time)
-        self.overlap_weight = check_overlap_weight(overlap_weight)
+        self.overlap_weight = float(overlap_weight)
         self.min_lead = min_lead
         self._traj = None
         self._chunk: ActionChunk | None = None
