@@ -15,7 +15,9 @@ Iteration i:
    phrasings (:mod:`~jafm_robot.distill.phrasings`).
 3. **Aggregate** into the buffer (npz per iteration, see :mod:`~jafm_robot.distill.buffer`) and
    **train** the student ``steps_per_iter`` AdamW steps on the whole buffer with the L1 loss on the
-   whole normalised chunk (the same objective as ``jafm-robot train``). Normalisation statistics are
+   whole normalised chunk (the same objective as ``jafm-robot train``, through the same
+   :class:`~jafm_robot.training.learner.Learner`: parameter groups, clipping, schedule, checkpoint
+   payload and resume are written once for both). Normalisation statistics are
    computed from the first data and then frozen: re-normalising under a trained network would shift
    every one of its outputs.
 4. **Checkpoint** (trainer-compatible ``.pt``: ``jafm-robot export/eval`` read it) and **evaluate**
@@ -35,17 +37,19 @@ import os
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jafm_robot.contract import ACTION_DIM, TASKS
+from jafm_robot.configs import nested, option, to_flat
+from jafm_robot.contract import ACTION_DIM, LANGUAGES, TASKS
 from jafm_robot.distill.buffer import ChunkBuffer, buffer_from_lerobot
 from jafm_robot.distill.phrasings import PhrasingSplit, instruction_for, reset_with_phrasing, split_phrasings
 from jafm_robot.distill.teachers import BaseTeacher, load_teacher
+from jafm_robot.training.config import TrainConfig
 
 LOG_NAME = "distill_log.json"
 EVAL_SEED_OFFSET = 1_000_000  # evaluation seeds never overlap collection seeds
@@ -54,55 +58,129 @@ RESUME_KEYS = ("teacher", "student_config", "tasks", "languages", "chunk_len", "
                "holdout_phrasings", "episodes_per_iter", "seed", "dataset_init", "student_init")
 
 
+def task_list(text: str) -> list[str]:
+    """``--tasks Reach,PickPlace`` -> the task names, with a clear error for an unknown or empty list."""
+    tasks = [t.strip() for t in text.split(",") if t.strip()]
+    if not tasks:
+        raise ValueError("--tasks is empty")
+    for t in tasks:
+        if t not in TASKS:
+            raise ValueError(f"unknown task {t!r}; choose one of {', '.join(TASKS)}")
+    return tasks
+
+
+def language_list(text: str) -> list[str]:
+    """``--lang en,ja`` -> the languages, with a clear error for anything else."""
+    langs = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [lang for lang in langs if lang not in LANGUAGES]
+    if bad or not langs:
+        raise ValueError(f"unknown language {','.join(bad) or text!r}; choose from {', '.join(LANGUAGES)}")
+    return langs
+
+
+#: The TrainConfig fields a distill run sets for its student, under their ``distill`` option names
+#: (configs.nested): the student is trained like ``jafm-robot train`` trains, only on the DAgger
+#: buffer, ``steps_per_iter`` steps at a time, with warmup then a constant LR over the whole run.
+STUDENT_TRAINING: dict[str, dict[str, Any]] = {
+    "config": {"name": "student_config", "default": "small", "help": "student size: tiny, small, base, large"},
+    "steps": {"name": "steps_per_iter", "default": 500, "help": "student optimiser steps after each collection"},
+    "out": {"help": "run folder: buffer/, checkpoints/, distill_log.json, student.onnx(+.json)"},
+    "dataset": {"name": "dataset_init", "default": None, "required": False,
+                "help": "LeRobot v3 dataset to seed the buffer and pre-train the student"},
+    "batch_size": {"help": None},
+    "lr": {},
+    "weight_decay": {},
+    "warmup_steps": {"default": 50, "cli": False},
+    "grad_clip": {},
+    "chunk_len": {},
+    "cameras": {"help": "auto (the student size's), image, or image,wrist_image"},
+    "shift_pad": {},
+    "seed": {},
+    "device": {"default": "cpu", "choices": ["cpu", "cuda"]},
+    "threads": {"help": "torch CPU threads (default: OMP_NUM_THREADS or cores/2)"},
+    "resume": {"help": "continue after the last completed iteration in --out"},
+}
+
+
+def _student_training() -> TrainConfig:
+    return TrainConfig(**{k: v["default"] for k, v in STUDENT_TRAINING.items() if "default" in v})
+
+
 @dataclass
 class DistillConfig:
-    teacher: str
-    out: str
-    student_config: str = "small"
-    tasks: list[str] = field(default_factory=lambda: ["Reach"])
-    languages: list[str] = field(default_factory=lambda: ["en"])
-    iterations: int = 5
-    episodes_per_iter: int = 10
-    steps_per_iter: int = 500
-    batch_size: int = 64
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 50
-    grad_clip: float = 1.0
-    beta0: float = 1.0
-    beta_decay: float = 0.5
-    chunk_len: int = 10
-    image_size: int = 128
-    cameras: str = "auto"  # auto = the student size's cameras
-    replan_every: int | None = None
-    max_steps: int | None = None
-    holdout_phrasings: int = 1
-    eval_episodes: int = 5
-    eval_teacher: bool = True
-    dataset_init: str | None = None
+    """A ``jafm-robot distill`` run: the DAgger settings, and in ``train`` the
+    :class:`~jafm_robot.training.config.TrainConfig` the student trains with (its size, the run
+    folder, the optimiser settings, ``steps`` per iteration). Build one from the flat option names
+    with ``configs.from_flat(DistillConfig, {...})``; :func:`configs.to_flat` gives them back (the
+    layout of ``distill_log.json``'s ``config``)."""
+
+    teacher: str = option("", required=True, help="expert | PATH.pt | PATH.onnx | module:function (obs -> chunk)")
+    # (RUF009: option and nested return dataclasses.field(...), like field itself)
+    tasks: list[str] = option(default_factory=lambda: ["Reach"], text_default="Reach", convert=task_list,  # noqa: RUF009
+                              help="comma-separated tasks, e.g. Reach,PickPlace")
+    languages: list[str] = option(default_factory=lambda: ["en"], flag="--lang", text_default="en",  # noqa: RUF009
+                                  convert=language_list, help="en, ja or en,ja")
+    iterations: int = option(5, help="DAgger iterations (with --resume: the new total)")
+    episodes_per_iter: int = option(10)
+    train: TrainConfig = nested(_student_training, STUDENT_TRAINING)  # noqa: RUF009
+    beta0: float = option(1.0, help="teacher-driven episode probability at iteration 0 "
+                          "(iteration 0 is always teacher-driven without --dataset-init)")
+    beta_decay: float = option(0.5, help="beta_i = beta0 * beta_decay**i")
     # a `jafm-robot train` checkpoint to start the student from (its size, cameras and frozen
     # normalisation come with it): DAgger then only has to fix where behaviour cloning drifts
-    student_init: str | None = None
-    shift_pad: int = 4
-    seed: int = 0
-    resume: bool = False
-    export: bool = True
-    device: str = "cpu"
-    threads: int | None = None
+    student_init: str | None = option(None, help="a `jafm-robot train` checkpoint, or a shipped .onnx policy (rebuilt), "
+                                      "to start the student from (size, cameras, normalisation come with it)")
+    holdout_phrasings: int = option(1, help="instruction templates per task/language never trained on")
+    eval_episodes: int = option(5, help="per task/language and phrasing split, each iteration (0 = off)")
+    eval_teacher: bool = option(True, flag="--no-eval-teacher", help="do not measure the teacher on the same eval seeds")
+    image_size: int = option(128)
+    replan_every: int | None = option(None, help="action points between student inferences (default chunk_len//2)")
+    max_steps: int | None = option(None, help="cap on episode length (collection and eval)")
+    export: bool = option(True, flag="--no-export", help="skip the final ONNX export")
     progress: bool = True
+
+    # the TrainConfig settings the collection and evaluation read too
+    @property
+    def out(self) -> str:
+        return self.train.out
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def chunk_len(self) -> int:
+        return self.train.chunk_len
+
+    @property
+    def device(self) -> str:
+        """``cpu`` or ``cuda`` (a ``TrainConfig``'s ``auto`` picks CUDA where there is a GPU)."""
+        if self.train.device != "auto":
+            return self.train.device
+        from jafm_robot.training.learner import pick_device
+
+        return pick_device("auto").type
 
     def validate(self) -> None:
         bad = [t for t in self.tasks if t not in TASKS]
         if bad or not self.tasks:
             raise ValueError(f"unknown task(s) {bad or self.tasks}; choose from {', '.join(TASKS)}")
+        if not self.teacher or not self.train.out:
+            raise ValueError("--teacher and --out are required")
         if self.iterations < 1 or self.episodes_per_iter < 1:
             raise ValueError("--iterations and --episodes-per-iter must be >= 1")
-        if self.steps_per_iter < 0 or self.batch_size < 1 or self.eval_episodes < 0:
+        if self.train.steps < 0 or self.train.batch_size < 1 or self.eval_episodes < 0:
             raise ValueError("--steps-per-iter and --eval-episodes must be >= 0, --batch-size >= 1")
         if not (0.0 <= self.beta0 <= 1.0) or not (0.0 <= self.beta_decay <= 1.0):
             raise ValueError(f"--beta0 and --beta-decay must be in [0, 1], got {self.beta0}, {self.beta_decay}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {self.max_steps}")
+        plain = TrainConfig()
+        unused = [f.name for f in fields(TrainConfig)
+                  if f.name not in STUDENT_TRAINING and getattr(self.train, f.name) != getattr(plain, f.name)]
+        if unused:
+            raise ValueError(f"distill trains the student on the buffer with the plain chunk L1; the train setting(s) "
+                             f"{', '.join(unused)} do not apply")
 
 
 def beta_for(cfg: DistillConfig, iteration: int, has_student: bool) -> float:
@@ -269,17 +347,17 @@ class DistillRun:
         self.splits = {(t, lang): split_phrasings(t, lang, cfg.holdout_phrasings) for t, lang in product(cfg.tasks, cfg.languages)}
         from jafm_robot.policies.vla.configuration_vla import SIZES, get_config
 
-        if cfg.student_config not in SIZES:
-            raise ValueError(f"unknown student size {cfg.student_config!r}; choose one of {', '.join(SIZES)}")
+        size = cfg.train.config
+        if size not in SIZES:
+            raise ValueError(f"unknown student size {size!r}; choose one of {', '.join(SIZES)}")
         overrides: dict[str, Any] = {"chunk_len": cfg.chunk_len, "image_size": cfg.image_size}
-        if cfg.cameras != "auto":
-            overrides["cameras"] = tuple(c.strip() for c in cfg.cameras.split(",") if c.strip())
-        self.vcfg = get_config(cfg.student_config, **overrides)
+        if cfg.train.cameras != "auto":
+            overrides["cameras"] = tuple(c.strip() for c in cfg.train.cameras.split(",") if c.strip())
+        self.vcfg = get_config(size, **overrides)
         self.cameras = list(self.vcfg.cameras)
         self.envs: dict[str, Any] = {}
         self.model: Any = None
-        self.opt: Any = None
-        self.step = 0
+        self.learner: Any = None  # training.learner.Learner, made with the student
         self.last_loss: float | None = None
         self.buffer = ChunkBuffer(self.cameras, cfg.image_size, cfg.chunk_len)
         self.data_record_commands: list[str] = []  # of --dataset-init (read with it)
@@ -308,8 +386,13 @@ class DistillRun:
         write_json(tmp, self.log)
         os.replace(tmp, self.log_path)
 
+    @property
+    def step(self) -> int:
+        """Optimiser steps the student has taken over the whole run."""
+        return self.learner.step if self.learner is not None else 0
+
     def _config_dict(self) -> dict[str, Any]:
-        d = asdict(self.cfg)
+        d = to_flat(self.cfg)  # flat, under the option names: what --resume compares (RESUME_KEYS)
         d.pop("resume", None)
         d.pop("progress", None)
         return d
@@ -324,29 +407,29 @@ class DistillRun:
         """Prepare the folder; returns the first iteration to run."""
         import torch
 
-        from jafm_robot.training.trainer import cpu_threads
+        from jafm_robot.training.learner import cpu_threads
 
         cfg = self.cfg
         if cfg.device == "cpu":
-            torch.set_num_threads(cfg.threads or cpu_threads(1))
+            torch.set_num_threads(cfg.train.threads or cpu_threads(1))
         torch.manual_seed(cfg.seed)
         dt = self.action_dt
         if self.teacher.action_dt is not None and abs(self.teacher.action_dt - dt) > 1e-9:
             raise ValueError(f"teacher {self.teacher.name} plans points {self.teacher.action_dt}s apart, the env steps {dt}s")
-        if self.log_path.is_file() and not cfg.resume:
+        if self.log_path.is_file() and not cfg.train.resume:
             raise ValueError(f"{self.out} already holds a distill run; pass --resume or choose another --out")
-        if cfg.resume:
+        if cfg.train.resume:
             return self._resume()
         self.out.mkdir(parents=True, exist_ok=True)
         self.log = {"config": self._config_dict(), "argv": self.argv, "teacher": self.teacher.describe(),
                     "student": {"size": self.vcfg.name, "vla_config": self.vcfg.to_dict()},
                     "phrasings": self.phrasings_table(), "buffer": "npz per iteration under buffer/ (see distill/buffer.py)",
                     "iterations": []}
-        if cfg.dataset_init:
+        if cfg.train.dataset:
             init = self._dataset_init_buffer()
-            self.log["dataset_init"] = {"root": cfg.dataset_init, "episodes": len(init.episodes), "frames": len(init)}
+            self.log["dataset_init"] = {"root": cfg.train.dataset, "episodes": len(init.episodes), "frames": len(init)}
         if cfg.student_init:
-            self._init_student(Path(cfg.student_init), torch)
+            self._init_student(Path(cfg.student_init))
         self._write_log()
         return 0
 
@@ -358,12 +441,12 @@ class DistillRun:
 
         cfg = self.cfg
         held = [t for s in self.splits.values() for t in s.texts()["held_out"]]
-        init = buffer_from_lerobot(cfg.dataset_init, self.cameras, cfg.chunk_len, cfg.image_size, exclude_templates=held)
+        init = buffer_from_lerobot(cfg.train.dataset, self.cameras, cfg.chunk_len, cfg.image_size, exclude_templates=held)
         self.buffer.extend(init)
-        self.data_record_commands = LeRobotV3Dataset(cfg.dataset_init).record_commands()
+        self.data_record_commands = LeRobotV3Dataset(cfg.train.dataset).record_commands()
         return init
 
-    def _init_student(self, path: Path, torch: Any) -> None:
+    def _init_student(self, path: Path) -> None:
         """Start from a trained checkpoint: weights and normalisation kept, optimiser and step fresh."""
         from jafm_robot.policies.checkpoint import policy_from_checkpoint
 
@@ -375,14 +458,12 @@ class DistillRun:
             raise ValueError(f"--student-init {path}: cameras {list(c.cameras)}, image size {c.image_size}, chunk "
                              f"{c.chunk_len} do not match this run's {self.cameras}, {self.cfg.image_size}, {self.cfg.chunk_len}")
         self.model, self.vcfg = model.to(self.cfg.device).train(), c
-        self._make_optimizer(torch)
+        self._new_learner()
         self.log["student"] = {"size": c.name, "vla_config": c.to_dict(), "init": str(path),
                                "init_command": shlex.join(ckpt.get("argv") or []),
                                "init_record_commands": list((ckpt.get("dataset") or {}).get("record_commands") or [])}
 
     def _resume(self) -> int:
-        import torch
-
         if not self.log_path.is_file():
             raise FileNotFoundError(f"--resume: no {LOG_NAME} in {self.out}")
         self.log = json.loads(self.log_path.read_text())
@@ -392,11 +473,11 @@ class DistillRun:
         if diff:
             raise ValueError(f"--resume: {', '.join(f'--{k.replace(chr(95), chr(45))}' for k in diff)} differ from the run in {self.out}")
         self.log["config"] = new
-        if self.cfg.dataset_init:
+        if self.cfg.train.dataset:
             init = self._dataset_init_buffer()
             want = self.log.get("dataset_init", {}).get("frames")
             if want is not None and want != len(init):
-                raise ValueError(f"--resume: {self.cfg.dataset_init} now has {len(init)} usable frames, the run started "
+                raise ValueError(f"--resume: {self.cfg.train.dataset} now has {len(init)} usable frames, the run started "
                                  f"with {want}; the dataset changed")
         done = [e["iteration"] for e in self.log.get("iterations", [])]
         for i in done:
@@ -405,21 +486,22 @@ class DistillRun:
         if done:
             ck = self.log["iterations"][-1]["checkpoint"]
         if ck:
-            self._load_checkpoint(Path(ck) if Path(ck).is_absolute() else self.out / ck, torch)
+            self._load_checkpoint(Path(ck) if Path(ck).is_absolute() else self.out / ck)
         elif self.cfg.student_init:
-            self._init_student(Path(self.cfg.student_init), torch)
+            self._init_student(Path(self.cfg.student_init))
         return (done[-1] + 1) if done else 0
 
-    def _load_checkpoint(self, path: Path, torch: Any) -> None:
+    def _load_checkpoint(self, path: Path) -> None:
+        """Continue from one of this run's checkpoints: the student, its optimiser, schedule and step."""
         from jafm_robot.policies.checkpoint import policy_from_checkpoint, read_checkpoint
 
         ckpt = read_checkpoint(path, map_location=self.cfg.device)
         self.model, _ = policy_from_checkpoint(ckpt, map_location=self.cfg.device)
         self.model.to(self.cfg.device).train()
-        self._make_optimizer(torch)
-        if ckpt.get("optimizer"):
-            self.opt.load_state_dict(ckpt["optimizer"])
-        self.step = int(ckpt.get("step", 0))
+        self.vcfg = self.model.cfg  # the checkpoint's network (a --student-init size may differ from --student-config)
+        self._new_learner()
+        # --resume may change --lr (RESUME_KEYS): the schedule continues at the new peak
+        self.learner.resume(ckpt, lr=self.cfg.train.lr)
         self.last_loss = ckpt.get("loss")
 
     def phrasings_table(self) -> dict[str, dict[str, list[str]]]:
@@ -427,13 +509,16 @@ class DistillRun:
         return {f"{t}/{lang}": s.texts() for (t, lang), s in self.splits.items()}
 
     # -- training --------------------------------------------------------------------------------
-    def _make_optimizer(self, torch: Any) -> None:
-        params = list(self.model.named_parameters())
-        no_decay_names = ("pos", "queries", "type_emb")
-        decay = [p for n, p in params if p.ndim >= 2 and not any(k in n for k in no_decay_names)]
-        rest = [p for n, p in params if not (p.ndim >= 2 and not any(k in n for k in no_decay_names))]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": self.cfg.weight_decay},
-                                      {"params": rest, "weight_decay": 0.0}], lr=self.cfg.lr)
+    def _new_learner(self) -> None:
+        """The shared learner for the student: AdamW with the trainer's weight-decay rule and clipping,
+        LR warmed up linearly over the run's first ``min(warmup_steps, steps_per_iter)`` steps, then
+        constant (a DAgger run has no known total to decay over)."""
+        from jafm_robot.training.learner import Learner
+
+        t = self.cfg.train
+        warm = max(1, min(t.warmup_steps, t.steps))
+        self.learner = Learner(self.model, lr=t.lr, weight_decay=t.weight_decay, grad_clip=t.grad_clip,
+                               schedule=lambda s: min(1.0, (s + 1) / warm))
 
     def train_student(self, steps: int, iteration: int) -> float | None:
         """``steps`` optimiser steps on the whole buffer (L1 on the normalised chunk); builds the
@@ -443,39 +528,27 @@ class DistillRun:
 
         from jafm_robot.policies.vla.modeling_vla import VLAPolicy
 
-        cfg = self.cfg
+        t, dev = self.cfg.train, self.cfg.device
         if len(self.buffer) == 0:
             raise ValueError("the aggregated dataset is empty; nothing to train on")
         if self.model is None:
-            self.model = VLAPolicy(self.vcfg, self.buffer.stats()).to(cfg.device)
-            self._make_optimizer(torch)
+            self.model = VLAPolicy(self.vcfg, self.buffer.stats()).to(dev)
+            self._new_learner()
         if steps <= 0:
             return self.last_loss
         self.model.train()
-        rng = np.random.default_rng([cfg.seed, iteration, 7])
-        warm = max(1, min(cfg.warmup_steps, steps))
+        rng = np.random.default_rng([t.seed, iteration, 7])
         losses = []
         bar = self._bar(steps, f"train it{iteration}")
         try:
             for k in range(steps):
-                for g in self.opt.param_groups:  # linear warmup from the run's first step, then constant
-                    g["lr"] = cfg.lr * min(1.0, (self.step + 1) / warm)
-                idx = rng.integers(0, len(self.buffer), size=min(cfg.batch_size, len(self.buffer)))
-                b = self.buffer.batch(idx, rng, cfg.shift_pad)
-                dev = cfg.device
+                idx = rng.integers(0, len(self.buffer), size=min(t.batch_size, len(self.buffer)))
+                b = self.buffer.batch(idx, rng, t.shift_pad)
                 images = {c: torch.from_numpy(v).to(dev) for c, v in b.images.items()}
                 state = torch.from_numpy(b.state).to(dev)
                 pred = self.model.predict_normalized(images, state, torch.from_numpy(b.instruction).to(dev))
                 loss = F.l1_loss(pred, self.model.normalize_actions(torch.from_numpy(b.actions).to(dev), state))
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} at step {self.step}; lower --lr")
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                self.opt.step()
-                self.step += 1
-                losses.append(loss.item())
+                losses.append(self.learner.update(loss))
                 bar.update(1)
                 if k % 10 == 0:
                     bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
@@ -491,9 +564,6 @@ class DistillRun:
 
     def save_checkpoint(self, name: str) -> Path:
         """A checkpoint in ``jafm-robot train``'s format (export, eval and load_policy read it)."""
-        from jafm_robot.policies.checkpoint import save_checkpoint
-        from jafm_robot.training.trainer import policy_stats
-
         env = self.env(self.cfg.tasks[0]).unwrapped
         robot = getattr(env, "robot_config", None)
         facts = {
@@ -505,11 +575,8 @@ class DistillRun:
             "record_commands": self._record_commands(),
         }
         path = self.out / "checkpoints" / f"{name}.pt"
-        payload = {"step": self.step, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                   "vla_config": self.vcfg.to_dict(), "stats": policy_stats(self.model), "train_config": self._config_dict(),
-                   "dataset": facts, "argv": self.argv, "loss": self.last_loss, "distill": {"teacher": self.teacher.describe()}}
-        save_checkpoint(path, payload)
-        save_checkpoint(self.out / "checkpoints" / "last.pt", payload)
+        self.learner.save([path, self.out / "checkpoints" / "last.pt"], train_config=self._config_dict(), dataset=facts,
+                          argv=self.argv, loss=self.last_loss, distill={"teacher": self.teacher.describe()})
         return path
 
     # -- collection ------------------------------------------------------------------------------
@@ -558,8 +625,8 @@ class DistillRun:
         cfg = self.cfg
         try:
             start = self._setup()
-            if cfg.dataset_init and not cfg.student_init and self.model is None and start == 0:
-                self.train_student(cfg.steps_per_iter, -1)
+            if cfg.train.dataset and not cfg.student_init and self.model is None and start == 0:
+                self.train_student(cfg.train.steps, -1)
                 ck = self.save_checkpoint("pretrain")
                 self.log["pretrain_checkpoint"] = str(ck.relative_to(self.out))
                 self._write_log()
@@ -573,7 +640,7 @@ class DistillRun:
                 new.save(self.out / "buffer" / f"iter_{it:03d}.npz")
                 self.buffer.extend(new)
                 t1 = time.perf_counter()
-                loss = self.train_student(cfg.steps_per_iter, it)
+                loss = self.train_student(cfg.train.steps, it)
                 ck = self.save_checkpoint(f"iter_{it:03d}")
                 t2 = time.perf_counter()
                 ev = self.evaluate_student() if cfg.eval_episodes > 0 else {}
@@ -645,4 +712,15 @@ def distill(cfg: DistillConfig, argv: list[str] | None = None) -> dict[str, Any]
     return DistillRun(cfg, argv).run()
 
 
-__all__ = ["ACTION_DIM", "DistillConfig", "DistillRun", "beta_for", "collect_episode", "distill", "evaluate_phrasings"]
+__all__ = [
+    "ACTION_DIM",
+    "STUDENT_TRAINING",
+    "DistillConfig",
+    "DistillRun",
+    "beta_for",
+    "collect_episode",
+    "distill",
+    "evaluate_phrasings",
+    "language_list",
+    "task_list",
+]

@@ -162,10 +162,13 @@ class Learner:
     def lr(self) -> float:
         return float(self.opt.param_groups[0]["lr"])
 
-    def resume(self, ckpt: dict[str, Any]) -> None:
-        """Continue a checkpoint's run: its optimiser state, schedule position and step. A
-        checkpoint without a scheduler state (a DAgger run saved before the two loops were one)
-        resumes its schedule at its step."""
+    def resume(self, ckpt: dict[str, Any], lr: float | None = None) -> None:
+        """Continue a checkpoint's run: its optimiser state, schedule position and step.
+
+        A checkpoint without a scheduler state (a DAgger run saved before the two loops were one)
+        continues its schedule at its step. ``lr``: a new peak LR to continue with (DAgger's
+        ``--resume`` may change ``--lr``); by default the checkpoint's, as ``train --resume`` does.
+        """
         self.step = int(ckpt.get("step", 0))
         if ckpt.get("optimizer"):
             self.opt.load_state_dict(ckpt["optimizer"])
@@ -173,6 +176,9 @@ class Learner:
             self.sched.load_state_dict(ckpt["scheduler"])
         else:
             self.sched.last_epoch = self.step
+        if lr is not None:
+            self.sched.base_lrs = [float(lr)] * len(self.opt.param_groups)
+        if lr is not None or not ckpt.get("scheduler"):
             for g, base in zip(self.opt.param_groups, self.sched.base_lrs, strict=True):
                 g["lr"] = base * self.schedule(self.step)
 

@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from jafm_robot.configs import from_flat
 from jafm_robot.distill.buffer import ChunkBuffer
 from jafm_robot.distill.dagger import DistillConfig, _ModelPolicy, beta_for, collect_episode
 from jafm_robot.distill.phrasings import matches_any, split_phrasings
@@ -146,13 +147,13 @@ def test_expert_labels_student_driven_and_hindsight(reach_env):
 
 
 def test_beta_schedule_and_config_checks(tmp_path):
-    cfg = DistillConfig(teacher="expert", out=str(tmp_path), beta0=0.8, beta_decay=0.5)
+    cfg = from_flat(DistillConfig, {"teacher": "expert", "out": str(tmp_path), "beta0": 0.8, "beta_decay": 0.5})
     assert beta_for(cfg, 0, has_student=False) == 1.0
     assert beta_for(cfg, 0, has_student=True) == pytest.approx(0.8)
     assert beta_for(cfg, 2, has_student=True) == pytest.approx(0.2)
     for bad in ({"tasks": ["Juggle"]}, {"iterations": 0}, {"beta0": 1.5}, {"max_steps": 0}):
         with pytest.raises(ValueError):
-            DistillConfig(teacher="expert", out=str(tmp_path), **bad).validate()
+            from_flat(DistillConfig, {"teacher": "expert", "out": str(tmp_path), **bad}).validate()
 
 
 def test_cli_bad_input_is_a_clear_error(tmp_path):
@@ -198,8 +199,9 @@ def test_chunk_matching_pulls_the_student_towards_the_teacher(tmp_path):
     from jafm_robot.distill.dagger import DistillRun
 
     torch.set_num_threads(1)  # what DistillRun.run sets on this 2-core box (cpu_threads)
-    cfg = DistillConfig(teacher=CONST_SPEC, out=str(tmp_path / "r"), student_config="tiny", image_size=IMG,
-                        batch_size=16, lr=3e-3, warmup_steps=1, shift_pad=0, eval_episodes=0)
+    cfg = from_flat(DistillConfig, {"teacher": CONST_SPEC, "out": str(tmp_path / "r"), "student_config": "tiny",
+                                    "image_size": IMG, "batch_size": 16, "lr": 3e-3, "warmup_steps": 1, "shift_pad": 0,
+                                    "eval_episodes": 0})
     run = DistillRun(cfg)
     rng = np.random.default_rng(0)
     n = 24
