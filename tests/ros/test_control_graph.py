@@ -146,6 +146,17 @@ def test_policy_and_controller_over_dds(tmp_path: Path, graph, probe) -> None:
         after = trajectory_to_chunk(chunks[-1][1], CFG.joint_names).actions - arm.q.astype(np.float32)
         assert np.max(np.abs(after - before)) > 1e-4, "a new instruction did not change the chunks"
 
+        # --- an instruction over 128 UTF-8 bytes (runtime.observation's rule) is refused on arrival:
+        # the node keeps the last one and keeps publishing instead of failing every inference
+        bad_obs = int(_last_diag(diags, "policy_node")["runner_bad_observation"])
+        pub_instr.publish(String(data="pick up the red part and put it in the blue bin " * 3))  # 144 bytes
+        probe.wait_for(lambda: int((_last_diag(diags, "policy_node") or {}).get("lang", 0)) > 0, 10.0,
+                       "oversize instruction refused")
+        n = len(chunks)
+        probe.wait_for(lambda: len(chunks) >= n + 3, 10.0, "chunks after the refused instruction")
+        d = _last_diag(diags, "policy_node")
+        assert d["instruction"].startswith("ロボット") and int(d["runner_bad_observation"]) == bad_obs
+
         # --- malformed images: the policy holds (no chunks), the controller holds, both alive
         arm.mode = "bad_image"
         time.sleep(0.8)  # > max_obs_age_s: the last good frame goes stale
