@@ -129,9 +129,8 @@ class RealtimeRunner:
             success=res.success, sim_time=res.sim_time, wall_time=time.monotonic() - t0,
             loop={k: v for k, v in stats.items() if k != "safety"} | {"safety_state": stats["safety"].get("state")},
             policy=runner.stats() | {"provider": self.engine.provider},
-            sim={"substeps": res.substeps, "frames": res.frames_published, "max_lag_ms": res.max_lag_ms,
-                 "mean_lag_ms": res.mean_lag_ms, "commands_applied": res.commands_applied,
-                 "success_time": res.success_time},
+            # the stepper's report (envs.realtime.StepperReport: the fields sim_node publishes on ~/result)
+            sim=res.report | {"frames": res.frames_published, "commands_applied": res.commands_applied},
             video=res.video,
             trace=res.trace,
             outcome=res.outcome,

@@ -5,8 +5,9 @@ episodes the parent sends control messages over a pipe (reset, run, close). Duri
 steps physics at ``sim_dt`` in lockstep with the monotonic clock (shared by both processes), applies
 the latest command from shared memory before every substep, publishes the joint state after every
 substep and the camera frames at ``camera_hz``, and judges success from privileged simulator state.
-When rendering makes it fall behind the wall clock it catches up with back-to-back substeps (the
-lag is reported), so simulated time tracks real time on average, as a real arm would.
+Stepping, the lag policy (catch up to a bound, drop and count the rest) and the success rule are
+:class:`~jafm_robot.envs.realtime.RealtimeStepper`'s, the same as ``sim_node``'s, so ``run`` and the
+ROS graph judge the same seeds the same way (and as ``eval`` does; see that module).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from jafm_robot.envs.realtime import RealtimeStepper
 from jafm_robot.hosts.shm import Layout, SharedSlots
 
 
@@ -36,6 +38,7 @@ class RunResult:
     video: list[np.ndarray] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)
     outcome: str = ""  # "success" or the task's failure mode (privileged state; RobotTaskEnv's info["outcome"])
+    report: dict[str, Any] = field(default_factory=dict)  # envs.realtime.StepperReport, as sim_node reports it
 
 
 def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]) -> None:
@@ -80,66 +83,49 @@ def _trace_row(env: Any, sim_t: float, state: np.ndarray) -> list[np.ndarray]:
 
 
 def _run_realtime(env: Any, slots: SharedSlots, time_limit: float, camera_hz: float = 10.0,
-                  video_hz: float = 0.0, settle: float = 0.3, trace_hz: float = 0.0) -> RunResult:
-    dt = env.sim_dt
+                  video_hz: float = 0.0, trace_hz: float = 0.0) -> RunResult:
+    """One episode on the wall clock through the one real-time stepper (envs.realtime: its lag
+    policy and success rule are ``sim_node``'s too); ends when the episode is decided, as ``eval``'s does."""
     cam_period = 1.0 / camera_hz
     vid_period = 1.0 / video_hz if video_hz > 0 else float("inf")
     trace_period = 1.0 / trace_hz if trace_hz > 0 else float("inf")
-    next_trace = 0.0
     rows: list[list[np.ndarray]] = []
-    slots.request_stop(False)
-    t0 = time.monotonic()
-    sim_t = 0.0
-    next_cam, next_vid, next_check = cam_period, 0.0, 0.0
-    last_seq, applied, frames, substeps = -1, 0, 0, 0
-    lags: list[float] = []
     video: list[np.ndarray] = []
-    success_t: float | None = None
-    while sim_t < time_limit and not slots.stop_requested:
-        lag = time.monotonic() - t0 - sim_t
-        if lag < 0:  # ahead of the wall clock: wait for it (short sleeps keep the jitter low)
-            time.sleep(min(-lag, 0.002))
-            continue
-        lags.append(lag)
+    io = {"seq": -1, "applied": 0, "frames": 0, "next_cam": cam_period, "next_vid": 0.0, "next_trace": 0.0}
+    slots.request_stop(False)
+    stepper = RealtimeStepper(env, time_limit=time_limit)
+
+    def apply_command() -> None:  # the newest command from the control loop, before every substep
         seq, cmd = slots.read_command()
-        if seq != last_seq:
+        if seq != io["seq"]:
             env.command(cmd)
-            last_seq = seq
-            applied += 1
-        env.step_physics(1)
-        sim_t += dt
-        substeps += 1
+            io["seq"] = seq
+            io["applied"] += 1
+
+    def publish(sim_t: float) -> None:  # state after every substep, frames at their rates (simulated time)
         state = env.get_state()
-        slots.write_state(state, t0 + sim_t)
-        if sim_t + 1e-9 >= next_cam:
+        slots.write_state(state, stepper.stamp(sim_t))
+        if sim_t + 1e-9 >= io["next_cam"]:
             cams = env.render_cameras()
-            slots.write_obs(cams["image"], cams["wrist_image"], state, t0 + sim_t)
-            frames += 1
-            next_cam += cam_period
-        if sim_t + 1e-9 >= next_vid:
+            slots.write_obs(cams["image"], cams["wrist_image"], state, stepper.stamp(sim_t))
+            io["frames"] += 1
+            io["next_cam"] += cam_period
+        if sim_t + 1e-9 >= io["next_vid"]:
             video.append(env.render())
-            next_vid += vid_period
-        if sim_t + 1e-9 >= next_trace:
+            io["next_vid"] += vid_period
+        if sim_t + 1e-9 >= io["next_trace"]:
             rows.append(_trace_row(env, sim_t, state))
-            next_trace += trace_period
-        if sim_t + 1e-9 >= next_check:
-            next_check += 0.1
-            env.task.track_step()  # what env.step does every action period: which parts were lifted
-            ok = env.is_success()
-            if ok and success_t is None:
-                success_t = sim_t
-            elif not ok:
-                success_t = None  # success must hold (a part bouncing out of a bin does not count)
-            if success_t is not None and sim_t - success_t >= settle:
-                break
-    lag_ms = np.asarray(lags) * 1e3 if lags else np.zeros(1)
+            io["next_trace"] += trace_period
+
+    while not stepper.done and not slots.stop_requested:
+        if stepper.advance(apply_command, publish) == 0 and not stepper.done:
+            time.sleep(min(stepper.wait_s(), 0.002))  # short sleeps keep the jitter low
+    rep = stepper.report()
     return RunResult(
-        success=success_t is not None, sim_time=sim_t, wall_time=time.monotonic() - t0,
-        success_time=success_t, substeps=substeps, frames_published=frames,
-        max_lag_ms=float(lag_ms.max()), mean_lag_ms=float(lag_ms.mean()), commands_applied=applied,
-        video=video,
-        trace=_stack_trace(rows, [q.name for q in env.world.parts]),
-        outcome=env.task.outcome(success_t is not None),
+        success=rep.success, sim_time=rep.sim_time, wall_time=rep.wall_time, success_time=rep.success_time,
+        substeps=rep.substeps, frames_published=io["frames"], max_lag_ms=rep.max_lag_ms, mean_lag_ms=rep.mean_lag_ms,
+        commands_applied=io["applied"], video=video, trace=_stack_trace(rows, [q.name for q in env.world.parts]),
+        outcome=rep.outcome, report=rep.to_dict(),
     )
 
 

@@ -55,11 +55,16 @@ class SimNodeParams:
     # After ~/reset the world jumps back to its start; the controller's reference must jump with it.
     controller_resync: str = "/controller_node/resync"  # Trigger service called after a reset ("" = none)
     reset_hold_s: float = 0.3  # ignore streamed commands this long after a reset (until the resync lands)
+    # simulated seconds after which an episode without success is decided a failure (~/result), as
+    # eval's time limit (the task's: max_episode_steps * action_dt); 0 = none, a live graph runs on
+    time_limit_s: float = 0.0
     diagnostics_rate_hz: float = 1.0
 
     def validate(self) -> None:
         if self.reset_hold_s < 0:
             raise ParamError(f"reset_hold_s must be >= 0, got {self.reset_hold_s}")
+        if not (math.isfinite(self.time_limit_s) and self.time_limit_s >= 0):
+            raise ParamError(f"time_limit_s must be >= 0 (0 = none), got {self.time_limit_s}")
         if self.task not in TASKS:
             raise ParamError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.language not in LANGUAGES:

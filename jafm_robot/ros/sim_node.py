@@ -10,15 +10,23 @@ rebuilds the episode with the current ``seed`` parameter and asks the controller
 new pose (``controller_resync``; streamed commands are ignored for ``reset_hold_s`` meanwhile); ``~/success`` (``std_msgs/Bool``, latched)
 reports the task outcome judged from privileged simulator state.
 
-Physics runs on one thread (PyBullet is not thread safe) and is stepped to the wall clock: each
-iteration advances the simulation by whole physics steps until simulated time catches up with
-``real_time_factor`` x elapsed wall time; rendering a camera frame delays physics, which then catches
-up (a lag of more than 0.25 s is dropped and counted rather than replayed in a burst). Malformed
-commands (wrong length, NaN) are rejected and logged throttled; the arm keeps its last valid target.
+Physics runs on one thread (PyBullet is not thread safe) and is stepped to the wall clock
+(``real_time_factor`` x elapsed wall time) by :class:`~jafm_robot.envs.realtime.RealtimeStepper`, the
+stepper ``jafm-robot run`` uses too: one lag policy (rendering delays physics, which catches up with
+back-to-back substeps up to 0.25 s; more is dropped and counted) and one success rule (checked every
+action period of simulated time, as ``eval``'s ``env.step`` does; the first success decides the
+episode and stays latched until ``~/reset`` or a new instruction; no success by ``time_limit_s`` of
+simulated time is a failure; ``time_limit_s`` = 0, the default, leaves a live graph undecided until a
+success or a reset). When the episode is decided, ``~/result`` (``std_msgs/String``, JSON,
+latched) reports it with the fields ``run`` reports (``StepperReport`` + ``seed``); the world keeps
+running after that, as a robot would. Malformed commands (wrong length, NaN) are rejected and logged
+throttled; the arm keeps its last valid target.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 
@@ -43,8 +51,6 @@ from jafm_robot.ros.conversions import (
 )
 from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import SimNodeParams, declare
-
-MAX_LAG_S = 0.25  # more physics debt than this is dropped, not replayed
 
 
 def retarget_goal(task, text: str) -> dict[str, str]:
@@ -94,6 +100,7 @@ class SimNode(Node):
         super().__init__("sim_node")
         self.p = declare(self, SimNodeParams)
         from jafm_robot.envs.core import RobotTaskEnv  # PyBullet only in this node
+        from jafm_robot.envs.realtime import RealtimeStepper
 
         # The env itself, not gymnasium.make: no TimeLimit wrapper, the sim runs until it is reset.
         self.env = RobotTaskEnv(
@@ -116,7 +123,10 @@ class SimNode(Node):
         self._reset_req = threading.Event()
         self.throttle = diag.Throttle()
         self.rates = {k: diag.RateMeter() for k in ("command", "joint_states", "camera", "physics")}
-        self.counts = {"bad_command": 0, "bad_trajectory": 0, "lag_dropped_s": 0.0, "resets": 0}
+        self.counts = {"bad_command": 0, "bad_trajectory": 0, "resets": 0}
+        # the world keeps going after its episode is decided (a robot does not stop); the outcome latches
+        self.stepper = RealtimeStepper(self.env, time_limit=self.p.time_limit_s or math.inf,
+                                       real_time_factor=self.p.real_time_factor, stop_at_end=False)
         self.render_ms = diag.LatencyStats(200)
 
         self.pub_js = self.create_publisher(JointState, qos.JOINT_STATES, qos.DEFAULT)
@@ -124,6 +134,7 @@ class SimNode(Node):
         self.pub_info = self.create_publisher(CameraInfo, qos.CAMERA_INFO, qos.SENSOR)
         self.pub_wrist = self.create_publisher(Image, qos.WRIST_IMAGE, qos.SENSOR) if self.p.publish_wrist else None
         self.pub_success = self.create_publisher(Bool, "~/success", qos.LATCHED)
+        self.pub_result = self.create_publisher(String, "~/result", qos.LATCHED)
         self.pub_task = self.create_publisher(String, "~/task_instruction", qos.LATCHED)
         self.pub_instr = self.create_publisher(String, qos.INSTRUCTION, qos.LATCHED) if self.p.announce_instruction else None
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
@@ -137,8 +148,8 @@ class SimNode(Node):
         self.create_subscription(String, qos.INSTRUCTION, self._on_instruction, qos.LATCHED, callback_group=inputs)
         self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
-        self.success = False
-        self.outcome = ""  # "success" or task.failure_mode() at the last camera tick (diagnostics)
+        self.success = False  # as last published on ~/success
+        self._reported = False  # ~/result sent for this episode
         self._announce()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._physics_loop, name="sim_physics", daemon=True)
@@ -228,14 +239,20 @@ class SimNode(Node):
         w = (t - prev_t) / (times[i] - prev_t)
         return (1 - w) * prev + w * pts[i]
 
+    def _apply_command(self) -> None:
+        """Before every substep: the newest streamed command or trajectory point, else hold."""
+        target = self._current_target(time.time())
+        self.u.command(target if target is not None else self._hold_q)
+
+    def _after_substep(self, sim_t: float) -> None:
+        self.rates["physics"].tick()
+
     def _physics_loop(self) -> None:
-        dt = float(self.u.sim_dt)
         rtf = self.p.real_time_factor
         js_period = 1.0 / self.p.joint_state_rate_hz
         cam_period = 1.0 / self.p.camera_rate_hz
-        sim_t = 0.0
-        wall0 = time.monotonic()
-        next_js = next_cam = wall0
+        self.stepper.reset()
+        next_js = next_cam = time.monotonic()
         try:
             while not self._stop.is_set():
                 if self._reset_req.is_set():
@@ -244,10 +261,10 @@ class SimNode(Node):
                     with self._cmd_lock:
                         self._target, self._traj = None, None
                     self.counts["resets"] += 1
-                    self.success = False
+                    self.success, self._reported = False, False
                     self._announce()
-                    sim_t, wall0 = 0.0, time.monotonic()
-                    self._ignore_until = wall0 + self.p.reset_hold_s
+                    self.stepper.reset()  # simulated time 0 now; the time limit starts over
+                    self._ignore_until = time.monotonic() + self.p.reset_hold_s
                     self._publish_state()
                     if self._resync is not None and self._resync.service_is_ready():
                         self._resync.call_async(Trigger.Request())
@@ -258,42 +275,39 @@ class SimNode(Node):
                     self.instruction = text
                     self.get_logger().info(f"new instruction {text!r}: goal {changed or 'unchanged'}")
                     self.pub_task.publish(String(data=text))
+                    if changed:  # a new goal: judged afresh (a success latched for the old one is withdrawn)
+                        self.stepper.reopen()
+                        self._reported = False
+                self.stepper.advance(self._apply_command, self._after_substep)
+                self._judge()
                 now = time.monotonic()
-                target = self._current_target(time.time())
-                self.u.command(target if target is not None else self._hold_q)
-                due = (now - wall0) * rtf
-                n = int((due - sim_t) / dt)
-                if n * dt > MAX_LAG_S * rtf:
-                    skip = n * dt - MAX_LAG_S * rtf
-                    self.counts["lag_dropped_s"] += skip
-                    wall0 += skip / rtf
-                    n = int(MAX_LAG_S * rtf / dt)
-                if n > 0:
-                    self.u.step_physics(n)
-                    sim_t += n * dt
-                    for _ in range(n):
-                        self.rates["physics"].tick()
                 if now >= next_js:
                     next_js = max(next_js + js_period, now)
                     self._publish_state()
                 if now >= next_cam:
                     next_cam = max(next_cam + cam_period, now)
                     self._publish_cameras()
-                    self.u.task.track_step()  # which parts were lifted: the outcome needs the history
-                    ok = bool(self.u.is_success())
-                    self.outcome = self.u.task.outcome(ok)
-                    if ok != self.success:
-                        self.success = ok
-                        self.pub_success.publish(Bool(data=ok))
-                        if ok:
-                            self.get_logger().info("task succeeded")
-                wake = min(next_js, next_cam, time.monotonic() + dt / rtf)
-                self._stop.wait(max(0.0, wake - time.monotonic()))
+                wake = min(next_js, next_cam, time.monotonic() + self.stepper.wait_s())
+                self._stop.wait(max(0.0, min(wake - time.monotonic(), self.stepper.dt / rtf)))
         except Exception as e:  # the node reports and stays up; a dead physics thread is visible in diagnostics
             if not self.context.ok() or self._stop.is_set():
                 return  # Ctrl-C: the context went away under a publish; nothing to report
             self.physics_error = f"{type(e).__name__}: {e}"
             self.get_logger().error(f"physics thread stopped: {self.physics_error}")
+
+    def _judge(self) -> None:
+        """Publish what the stepper decided: ``~/success`` when it changes, ``~/result`` once per episode."""
+        ok = self.stepper.success
+        if ok != self.success:
+            self.success = ok
+            self.pub_success.publish(Bool(data=ok))
+            if ok:
+                self.get_logger().info(f"task succeeded at {self.stepper.success_time:.1f} s")
+        if self.stepper.ended and not self._reported:
+            self._reported = True
+            result = self.stepper.report().to_dict() | {"seed": int(self.get_parameter("seed").value)}
+            self.pub_result.publish(String(data=json.dumps(result)))
+            self.get_logger().info(f"episode decided: {result['outcome']} after {result['sim_time']:.1f} s")
 
     def _publish_state(self) -> None:
         stamp = self.get_clock().now().to_msg()
@@ -323,9 +337,13 @@ class SimNode(Node):
             "goal_part": str(getattr(self.u.task, "goal", {}).get("part", "")),
             "goal_bin": str(getattr(self.u.task, "goal", {}).get("bin", "")),
             "is_success": self.success,
-            "outcome": self.outcome,
+            "outcome": self.stepper.outcome,
+            "episode_ended": self.stepper.ended,
+            "sim_time": round(self.stepper.sim_time, 3),
             **{f"{k}_rate_hz": r.rate() for k, r in self.rates.items()},
             "render_p50_ms": self.render_ms.summary()["p50_ms"],
+            "lag_dropped_s": self.stepper.lag_dropped_s,
+            "lag_drops": self.stepper.lag_drops,
             **self.counts,
         }
         level = diag.ERROR if err else diag.OK
