@@ -136,6 +136,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             for k in ("metavar", "choices"):
                 if s.get(k) is not None:
                     kw[k] = s[k]
+            if s.get("flag") and s.get("metavar") is None and s.get("choices") is None:  # --lang LANG, not LANGUAGES
+                kw["metavar"] = flag.lstrip("-").replace("-", "_").upper()
         parser.add_argument(flag, **kw)
 
 
