@@ -18,7 +18,8 @@ action period of simulated time, as ``eval``'s ``env.step`` does; the first succ
 episode and stays latched until ``~/reset`` or a new instruction; no success by ``time_limit_s`` of
 simulated time is a failure; ``time_limit_s`` = 0, the default, leaves a live graph undecided until a
 success or a reset). When the episode is decided, ``~/result`` (``std_msgs/String``, JSON,
-latched) reports it with the fields ``run`` reports (``StepperReport`` + ``seed``); the world keeps
+latched) reports it with the fields ``run`` reports (``StepperReport`` + ``seed`` and ``episode``, the
+number of resets before it); the world keeps
 running after that, as a robot would. Malformed commands (wrong length, NaN) are rejected and logged
 throttled; the arm keeps its last valid target.
 """
@@ -166,6 +167,7 @@ class SimNode(Node):
         if self.p.instruction:
             options["instruction"] = self.p.instruction
         _, info = self.env.reset(seed=int(seed), options=options)
+        self._seed = int(seed)  # the episode's seed (the parameter may change before the next reset)
         self.instruction = str(info.get("instruction_text", getattr(self.u.task, "instruction_text", "")))
         self._hold_q = np.asarray(self.u.get_state(), dtype=np.float64)
 
@@ -305,7 +307,8 @@ class SimNode(Node):
                 self.get_logger().info(f"task succeeded at {self.stepper.success_time:.1f} s")
         if self.stepper.ended and not self._reported:
             self._reported = True
-            result = self.stepper.report().to_dict() | {"seed": int(self.get_parameter("seed").value)}
+            # "episode": how many ~/reset calls came before it (0: the episode the node started with)
+            result = self.stepper.report().to_dict() | {"seed": self._seed, "episode": self.counts["resets"]}
             self.pub_result.publish(String(data=json.dumps(result)))
             self.get_logger().info(f"episode decided: {result['outcome']} after {result['sim_time']:.1f} s")
 

@@ -10,6 +10,8 @@ and in the benchmarks. Modules (imported on demand, so importing this package lo
 * :mod:`.safety`       -- :class:`~.safety.SafetyFilter`: position/velocity/acceleration limits, watchdog, e-stop.
 * :mod:`.kinematics`   -- pure-NumPy Panda forward kinematics (workspace checks without a simulator).
 * :mod:`.control_loop` -- :class:`~.control_loop.ControlLoop`: fixed-rate thread, hybrid sleep/spin timing.
+* :mod:`.assembly`     -- :class:`~.assembly.RuntimeParams` + :func:`~.assembly.build_control_loop`: filter, blender
+  and loop built one way for every host, parameters (overlap weight included) validated once.
 * :mod:`.inference`    -- :class:`~.inference.AsyncPolicyRunner`: inference thread, stamped chunks.
 * :mod:`.testing`      -- real ONNX policy files built with ``onnx.helper`` and ``write_card``.
 """
