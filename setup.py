@@ -74,6 +74,8 @@ setup(
             "ros-builtin-interfaces",
         ],
         "bench": ["panda-gym>=3.0.7"],
+        # Ray spreads record/eval/expert/layouts/distill episodes over worker processes and machines.
+        "rollouts": ["ray==2.60.0"],
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5", "import-linter==2.17"],
     },
     entry_points={

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -99,7 +99,8 @@ def _connect(cluster: Cluster) -> bool:
         raise RuntimeError("--workers > 1 and --ray-address need Ray: pip install 'jafm_robot[rollouts]'") from None
     if ray.is_initialized():
         return False
-    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": True}
+    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                          "log_to_driver": False}  # errors come back as exceptions; worker chatter stays out
     if cluster.address is None:
         kw["num_cpus"] = cluster.workers
     ray.init(address=cluster.address, **kw)
@@ -124,6 +125,7 @@ def run_ordered(
     progress: bool = True,
     on_done: Callable[[K, R], None] | None = None,
     on_workers: Callable[[list[int]], None] | None = None,
+    known: Mapping[K, R] | None = None,
 ) -> Iterator[tuple[K, R]]:
     """Yield ``(key, fn(payload))`` for each item, in the items' order.
 
@@ -133,7 +135,8 @@ def run_ordered(
     the episodes it wants) wastes at most one episode per worker. ``on_done(key, result)`` is
     called as soon as any item finishes, before the in-order yield, so that a caller can keep
     results that an interruption would otherwise lose. ``on_workers(pids)`` receives the worker
-    process ids once they are up (the kill-a-worker test uses it).
+    process ids once they are up (the kill-a-worker test uses it). An item whose key is in
+    ``known`` is not run again: its known result is yielded in its turn (a resumed recording).
     """
     bar = None
     if progress:
@@ -142,21 +145,24 @@ def run_ordered(
         bar = make_bar(total=total, desc=desc)
     try:
         if not cluster.parallel:
-            yield from _run_here(factory, items, bar, on_done)
+            yield from _run_here(factory, items, bar, on_done, known or {})
         else:
-            yield from _run_on_ray(factory, items, cluster, bar, on_done, on_workers)
+            yield from _run_on_ray(factory, items, cluster, bar, on_done, on_workers, known or {})
     finally:
         if bar is not None:
             bar.close()
 
 
-def _run_here(factory, items, bar, on_done):
+def _run_here(factory, items, bar, on_done, known):
     fn = factory()
     try:
         for key, payload in items:
-            result = fn(payload)
-            if on_done is not None:
-                on_done(key, result)
+            if key in known:
+                result = known[key]
+            else:
+                result = fn(payload)
+                if on_done is not None:
+                    on_done(key, result)
             if bar is not None:
                 bar.update()
             yield key, result
@@ -166,7 +172,7 @@ def _run_here(factory, items, bar, on_done):
             close()
 
 
-def _run_on_ray(factory, items, cluster, bar, on_done, on_workers):
+def _run_on_ray(factory, items, cluster, bar, on_done, on_workers, known):
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError
 
@@ -188,16 +194,24 @@ def _run_on_ray(factory, items, cluster, bar, on_done, on_workers):
                 job = retry.pop(0)
                 job.actor = actor
             else:
-                try:
-                    key, payload = next(source)
-                except StopIteration:
+                for key, payload in source:
+                    seq += 1
+                    if key in known:  # done by an earlier run: its turn comes without a worker
+                        done[seq - 1] = (key, known[key])
+                        if bar is not None:
+                            bar.update()
+                        continue
+                    job = _InFlight(seq - 1, key, payload, actor)
+                    break
+                else:
                     return
-                job = _InFlight(seq, key, payload, actor)
-                seq += 1
             in_flight[actor.run.remote(job.payload)] = job
 
         for actor in actors:
             submit(actor)
+        while next_out in done:
+            yield done.pop(next_out)
+            next_out += 1
         while in_flight:
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
             job = in_flight.pop(ref)
@@ -219,6 +233,9 @@ def _run_on_ray(factory, items, cluster, bar, on_done, on_workers):
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
+        while next_out in done:  # known items after the last one a worker ran
+            yield done.pop(next_out)
+            next_out += 1
     finally:
         for actor in actors:
             ray.kill(actor)

@@ -14,6 +14,7 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: 2.13.0 is the CPU build this machine provides; an unpinned torch would
 # pull gigabytes of CUDA wheels.
 python -m pip install -q "torch==2.13.0"
-# bench = panda-gym, the baseline that `jafm-robot bench sim` measures against in the same run
-python -m pip install -q -e ".[train,ros,dev,bench]"
+# bench = panda-gym, the baseline that `jafm-robot bench sim` measures against in the same run;
+# rollouts = Ray, which spreads episodes over --workers processes (and over a cluster with --ray-address)
+python -m pip install -q -e ".[train,ros,dev,bench,rollouts]"
 echo "jafm_robot set up in .venv ($(python --version)); run: .venv/bin/jafm-robot --help"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from jafm_robot.cli.common import add_workers_arguments
+
 HELP = "render seeded part layouts with where the named part appears (keypoint data for train --layouts)"
 
 
@@ -25,13 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share of frames with the open hand hovering over the named part at a random yaw (the "
                         "wrist camera shows the part large and turned: grasp-yaw data)")
     p.add_argument("--json", default=None)
+    add_workers_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    from jafm_robot.cli.common import check_task, parse_languages, write_json
+    from jafm_robot.cli.common import check_task, cluster_from, parse_languages, write_json
     from jafm_robot.datasets.layouts import record_layouts
 
     check_task(args.task)
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         poses = ds.state[ds.state[:, 7] > 0.07]  # gripper open: approaching a part (or leaving a bin)
     res = record_layouts(args.task, args.count, args.out, seed=args.seed, languages=tuple(parse_languages(args.lang)),
                          image_size=args.image_size, poses=poses, scene=args.scene, hover_fraction=args.hover_fraction,
-                         command=shlex.join(["jafm-robot", *sys.argv[1:]]))
+                         command=shlex.join(["jafm-robot", *sys.argv[1:]]), cluster=cluster_from(args))
     print(f"{args.out}: {res['count']} layouts in {res['seconds']:.0f} s; named part in view "
           f"(scene, wrist): {res['in_view'][0]:.0%}, {res['in_view'][1]:.0%}")
     write_json(args.json, res)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "record expert demonstrations as a LeRobotDataset v3.0 (episode-by-episode, re-run appends)"
+from jafm_robot.cli.common import add_workers_arguments
+
+HELP = ("record expert demonstrations as a LeRobotDataset v3.0 (episode by episode, in seed order; a re-run "
+        "appends only what is missing)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="Reach, PickPlace, ConveyorPick, Stack or Sort")
-    p.add_argument("--episodes", type=int, required=True, help="successful episodes to add")
+    p.add_argument("--episodes", type=int, required=True, help="successful episodes the dataset holds when the command ends (episodes already there count, so a "
+                        "re-run of an interrupted recording records only what is missing)")
     p.add_argument("--out", required=True, help="dataset folder (created, or appended to)")
     p.add_argument("--lang", default="en", help="en, ja or en,ja (episodes alternate)")
     p.add_argument("--seed", type=int, default=0, help="first env seed (seeds already in the dataset are skipped)")
@@ -45,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --student: action points between the policy's inferences (default chunk_len//2, as eval)")
     p.add_argument("--keep-failures", action="store_true", help="also store episodes the expert failed")
     p.add_argument("--json", default=None, help="write a summary JSON here")
+    add_workers_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from jafm_robot.cli.common import check_task, parse_languages, progress, write_json
+    from jafm_robot.cli.common import check_task, cluster_from, parse_languages, progress, write_json
     from jafm_robot.datasets.recording import record
 
     check_task(args.task)
@@ -74,12 +79,11 @@ def run(args: argparse.Namespace) -> int:
     assert takeover is not None
     if not all(float(v).is_integer() for v in takeover):
         raise ValueError(f"--takeover takes whole steps MIN,MAX, got {args.takeover!r}")
+    cluster = cluster_from(args)
     bar = progress(total=args.episodes, desc=f"record {args.task}")
-    last = [0]
 
-    def tick(res) -> None:
-        bar.update(res.written - last[0])
-        last[0] = res.written
+    def tick(res) -> None:  # the bar counts the dataset's episodes, those of an earlier run included
+        bar.update(res.total_episodes - bar.n)
         bar.set_postfix(attempts=res.attempted, frames=res.total_frames)
 
     res = record(args.task, args.episodes, args.out, langs, seed=args.seed, image_size=args.image_size,
@@ -87,14 +91,15 @@ def run(args: argparse.Namespace) -> int:
                  grasp_hold_steps=args.grasp_hold, approach_yaw_noise_deg=args.approach_yaw_noise,
                  align_above=args.align_above, miss_first_grasp_cm=miss, turn_first_grasp_deg=turn,
                  student=args.student, takeover_steps=(int(takeover[0]), int(takeover[1])),
-                 replan_every=args.replan_every,
+                 replan_every=args.replan_every, cluster=cluster,
                  command=shlex.join(["jafm-robot", *sys.argv[1:]]))
     bar.close()
-    print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted, expert failed seeds {res.failed_seeds}); "
-          f"dataset now {res.total_episodes} episodes / {res.total_frames} frames")
+    resumed = f", {res.resumed} finished by an interrupted run" if res.resumed else ""
+    print(f"{args.out}: +{res.written} episodes ({res.attempted} attempted{resumed}, expert failed seeds "
+          f"{res.failed_seeds}); dataset now {res.total_episodes} episodes / {res.total_frames} frames")
     if args.student is not None:
         steps = res.takeover_steps or [0]
         print(f"--student: expert took over at steps {min(steps)}-{max(steps)} (median {int(np.median(steps))}); "
               f"the policy finished {len(res.student_finished)} episodes before a takeover (not written)")
     write_json(args.json, res.__dict__)
-    return 0 if res.written == args.episodes else 1
+    return 0 if res.total_episodes >= args.episodes else 1

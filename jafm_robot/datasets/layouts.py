@@ -12,13 +12,15 @@ wrist camera also sees the table from where the arm goes), the instruction, the 
 of the named part in each camera (from the simulator's own camera matrices of that episode), and
 the auxiliary targets a layout defines: the part's xy (the pick point's) and its grasp-yaw
 features. ``jafm-robot train --layouts FILE`` adds them to batches for the keypoint and those
-auxiliary losses only.
+auxiliary losses only. Frames spread over workers (``--workers``); each depends on its seed only.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from jafm_robot.contract import ACTION_DIM
 from jafm_robot.datasets.auxiliary import AUX_DIM, YAW, hand_yaw, in_hand_frame
+from jafm_robot.workers import Cluster, run_all
 
 
 def _matrix(m: Any) -> np.ndarray:
@@ -33,22 +36,89 @@ def _matrix(m: Any) -> np.ndarray:
     return np.asarray(m, dtype=np.float64).reshape(4, 4).T
 
 
+@dataclass(frozen=True, eq=False)
+class LayoutSpec:
+    """What a worker needs to render layouts: the env, and how the arm is posed in each frame."""
+
+    task: str
+    image_size: int = 128
+    scene: str | None = None
+    poses: np.ndarray | None = None
+    pose_fraction: float = 0.5
+    hover_fraction: float = 0.0
+
+
+class LayoutWorker:
+    """An env built once, then one layout frame per call ``(seed, language)``.
+
+    The arm's pose is drawn from ``np.random.default_rng([seed, 17])``, so a frame depends on its
+    seed only and any number of workers renders the frames of one."""
+
+    def __init__(self, spec: LayoutSpec) -> None:
+        from jafm_robot.envs.make import make_env
+
+        self.spec = spec
+        self.env = make_env(spec.task, spec.image_size, **({"scene": spec.scene} if spec.scene else {}))
+
+    def __call__(self, job: tuple[int, str]) -> dict[str, Any]:
+        import pybullet as p
+
+        from jafm_robot.datasets.auxiliary import named_part_yaw, project, yaw_features
+
+        seed, language = job
+        spec, u = self.spec, self.env.unwrapped
+        rng = np.random.default_rng([seed, 17])
+        posed_share = spec.pose_fraction if spec.poses is not None else 0.0
+        obs, _ = self.env.reset(seed=seed, options={"language": language})
+        q, hover = None, False
+        if spec.poses is not None and rng.random() < spec.pose_fraction:
+            q = spec.poses[int(rng.integers(len(spec.poses)))]
+        elif spec.hover_fraction and rng.random() < spec.hover_fraction / (1.0 - posed_share):
+            q = _hover_pose(u, rng)
+            hover = q is not None
+        if q is not None:
+            u.robot.reset_joints(q)
+            u.command(q)  # hold the pose (the motors' target), as a recorded frame would
+            obs = u.get_obs()
+        pid = u.task.goal["part_id"]
+        pos = np.asarray(p.getBasePositionAndOrientation(pid, physicsClientId=u.client)[0])
+        kp = np.zeros((2, 2, 2), np.float32)  # [cameras (image, wrist_image), keypoints 0/1, xy]
+        kp_valid = np.zeros((2, 2), np.float32)  # keypoint 1 (the place point) is not labelled here
+        matrices = u.camera_matrices()
+        for j, (view, proj) in enumerate((matrices["image"], matrices["wrist_image"])):
+            xy, inside = project(pos[None], _matrix(view), _matrix(proj))
+            kp[j, 0], kp_valid[j, 0] = xy[0], float(inside[0])
+        aux = np.zeros(AUX_DIM, np.float32)  # raw (not z-scored) datasets.auxiliary targets
+        aux_valid = np.zeros(AUX_DIM, np.float32)  # pick xy and the yaw features only
+        aux[:2], aux_valid[:2] = pos[:2], 1.0
+        # world yaw features: LayoutSamples turns them into the hand frame of the frame's state
+        aux[YAW], aux_valid[YAW] = yaw_features(*named_part_yaw(u.world, u.task.goal["part"]))
+        return {"image": obs["image"], "wrist_image": obs["wrist_image"], "state": obs["state"],
+                "instruction": obs["instruction"], "kp": kp, "kp_valid": kp_valid, "aux": aux,
+                "aux_valid": aux_valid, "hover": hover}
+
+    def scene(self) -> dict[str, str]:
+        from jafm_robot.datasets.recording import scene_identity
+
+        return scene_identity(self.env.unwrapped.scene_config)
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_000, languages: tuple[str, ...] = ("en", "ja"),
                    image_size: int = 128, poses: np.ndarray | None = None, pose_fraction: float = 0.5,
-                   scene: str | None = None, command: str | None = None, hover_fraction: float = 0.0) -> dict[str, Any]:
-    """Render ``count`` layouts (seeds ``seed``..) into ``out`` (.npz); returns a summary.
+                   scene: str | None = None, command: str | None = None, hover_fraction: float = 0.0,
+                   cluster: Cluster | None = None, progress: bool = True) -> dict[str, Any]:
+    """Render ``count`` layouts (seeds ``seed``.., language ``languages[i % n]``) into ``out``
+    (.npz); returns a summary. ``cluster`` spreads the frames over workers (same file whatever
+    their number: frames are gathered in seed order).
 
     ``hover_fraction`` of the frames pose the open hand over the named part, where an expert
     starts its descent (``Expert.approach_height`` above the part's top, up to 1.5 cm off its
     centre), at a yaw drawn uniformly over half a turn: the wrist camera then shows the part large
     and turned by a known angle, which is what the grasp-yaw target needs to be learnt from (a
     recorded pose shows a part the expert has already aligned to)."""
-    import pybullet as p
-
-    from jafm_robot.datasets.auxiliary import named_part_yaw, project, yaw_features
-    from jafm_robot.datasets.recording import scene_identity
-    from jafm_robot.envs.make import make_env
-
     if count < 1:
         raise ValueError(f"--count must be >= 1, got {count}")
     if poses is not None and (poses.ndim != 2 or poses.shape[1] != ACTION_DIM or not len(poses)):
@@ -57,55 +127,28 @@ def record_layouts(task: str, count: int, out: str | Path, *, seed: int = 200_00
     if not 0.0 <= hover_fraction <= 1.0 - posed_share:
         raise ValueError(f"--hover-fraction must be in [0, {1.0 - posed_share:g}] (the frames not posed from recorded "
                          f"states), got {hover_fraction}")
-    rng = np.random.default_rng([seed, 17])
-    env = make_env(task, image_size, **({"scene": scene} if scene else {}))
-    u = env.unwrapped
-    n_hover = 0
-    n = int(count)
-    images = np.zeros((n, image_size, image_size, 3), np.uint8)
-    wrists = np.zeros_like(images)
-    states = np.zeros((n, ACTION_DIM), np.float32)
-    instr = np.zeros((n, 128), np.uint8)
-    kp = np.zeros((n, 2, 2, 2), np.float32)  # [N, cameras (image, wrist_image), keypoints 0/1, xy]
-    kp_valid = np.zeros((n, 2, 2), np.float32)  # keypoint 1 (the place point) is not labelled here
-    aux = np.zeros((n, AUX_DIM), np.float32)  # raw (not z-scored) datasets.auxiliary targets
-    aux_valid = np.zeros((n, AUX_DIM), np.float32)  # pick xy and the yaw features only
-    t0 = time.perf_counter()
+    spec = LayoutSpec(task, image_size, scene, poses, pose_fraction, hover_fraction)
+    probe = LayoutWorker(spec)  # the scene's identity (and a clear error for a bad scene before any worker starts)
     try:
-        for i in range(n):
-            obs, _ = env.reset(seed=seed + i, options={"language": languages[i % len(languages)]})
-            q = None
-            if poses is not None and rng.random() < pose_fraction:
-                q = poses[int(rng.integers(len(poses)))]
-            elif hover_fraction and rng.random() < hover_fraction / (1.0 - posed_share):
-                q = _hover_pose(u, rng)
-                n_hover += int(q is not None)
-            if q is not None:
-                u.robot.reset_joints(q)
-                u.command(q)  # hold the pose (the motors' target), as a recorded frame would
-                obs = u.get_obs()
-            pid = u.task.goal["part_id"]
-            pos = np.asarray(p.getBasePositionAndOrientation(pid, physicsClientId=u.client)[0])
-            matrices = u.camera_matrices()
-            for j, (view, proj) in enumerate((matrices["image"], matrices["wrist_image"])):
-                xy, inside = project(pos[None], _matrix(view), _matrix(proj))
-                kp[i, j, 0], kp_valid[i, j, 0] = xy[0], float(inside[0])
-            aux[i, :2], aux_valid[i, :2] = pos[:2], 1.0
-            # world yaw features: LayoutSamples turns them into the hand frame of the frame's state
-            aux[i, YAW], aux_valid[i, YAW] = yaw_features(*named_part_yaw(u.world, u.task.goal["part"]))
-            images[i], wrists[i], states[i], instr[i] = obs["image"], obs["wrist_image"], obs["state"], obs["instruction"]
-        ident = scene_identity(u.scene_config)
+        ident = probe.scene()
     finally:
-        env.close()
+        probe.close()
+    n = int(count)
+    jobs = ((seed + i, (seed + i, languages[i % len(languages)])) for i in range(n))
+    t0 = time.perf_counter()
+    frames = [f for _, f in run_all(partial(LayoutWorker, spec), jobs, cluster or Cluster(), desc=f"layouts {task}",
+                                    total=n, progress=progress)]
+    cat = {k: np.stack([f[k] for f in frames]) for k in frames[0] if k != "hover"}
+    n_hover = sum(f["hover"] for f in frames)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"task": task, "count": n, "seed": seed, "languages": list(languages), "image_size": image_size,
             "scene": ident, "posed": poses is not None, "hover": n_hover, "command": command}
     tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(tmp, image=images, wrist_image=wrists, state=states, instruction=instr, kp=kp,
-                        kp_valid=kp_valid, aux=aux, aux_valid=aux_valid, meta=np.array(json.dumps(meta)))
+    np.savez_compressed(tmp, **cat, meta=np.array(json.dumps(meta)))
     tmp.replace(out)
-    return {**meta, "out": str(out), "in_view": kp_valid[:, :, 0].mean(0).tolist(), "seconds": time.perf_counter() - t0}
+    return {**meta, "out": str(out), "in_view": cat["kp_valid"][:, :, 0].mean(0).tolist(),
+            "seconds": time.perf_counter() - t0}
 
 
 def _hover_pose(u: Any, rng: np.random.Generator) -> np.ndarray | None:

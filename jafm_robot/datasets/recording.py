@@ -5,14 +5,28 @@ point for that step (the absolute target the arm should reach by t + action_dt);
 observation after the last action has no action and is not stored. Episodes where the expert fails
 are left out by default: cloning a failure teaches failure.
 
-Seeds: attempt i of a run uses ``seed + i``, skipping seeds already in the dataset, so re-running
-the same command on the same folder appends *new* demonstrations instead of duplicates.
+Seeds: attempts use ``seed``, ``seed + 1``, ... skipping seeds already in the dataset, and the seed
+``seed + i`` is recorded in language ``languages[i % len(languages)]``. ``--episodes N`` is what the
+folder holds when the command ends, so re-running an interrupted (or finished) command appends only
+what is missing, never a duplicate.
+
+Workers (:mod:`jafm_robot.workers`, Ray): each builds its env and expert once and records whole
+episodes; the dataset is written in seed order whatever order they finish in, so a recording made
+with any number of workers holds the episodes of a serial one. An episode a worker finishes ahead
+of its turn is kept on disk (``<out>/.pending/``) until its turn comes, so an interrupted recording
+loses no finished episode: the next run writes it instead of recording it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import hashlib
+import json
+import pickle
+import shutil
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +211,135 @@ class RecordResult:
     student_finished: list[int] = field(default_factory=list)
     #: with a student: the step at which the expert took over, per written episode
     takeover_steps: list[int] = field(default_factory=list)
+    #: episodes taken from ``<out>/.pending`` (finished by an earlier, interrupted run)
+    resumed: int = 0
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """How each episode is recorded: what a worker needs to build its env and expert."""
+
+    task: str
+    image_size: int = 128
+    cube_grasp_offset_deg: float = 0.0
+    grasp_hold_steps: int = 0
+    approach_yaw_noise_deg: float = 0.0
+    align_above: bool = False
+    miss_first_grasp_cm: tuple[float, float] | None = None
+    turn_first_grasp_deg: tuple[float, float] | None = None
+    student: str | None = None
+    takeover_steps: tuple[int, int] = (10, 60)
+    replan_every: int | None = None
+
+    def key(self) -> str:
+        """A digest of the settings: episodes kept in ``.pending`` are reused only by the same recording."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class RecordWorker:
+    """An env, its expert and (with a student) the policy, built once; one episode per call."""
+
+    def __init__(self, spec: RecordSpec, student_policy: Any = None) -> None:
+        from jafm_robot.experts import make_expert
+
+        self.spec = spec
+        self.noise = ApproachYawNoise(spec.approach_yaw_noise_deg) if spec.approach_yaw_noise_deg else None
+        self.takeover = None
+        if spec.student is not None:
+            from jafm_robot.policies.inference import load_policy
+
+            policy = student_policy if student_policy is not None else load_policy(spec.student, threads=1)
+            self.takeover = StudentTakeover(policy, spec.takeover_steps, spec.replan_every)
+        self.env = make_env(spec.task, spec.image_size)
+        expert = make_expert(self.env)
+        expert.square_grasp_offset = float(np.radians(spec.cube_grasp_offset_deg))
+        expert.grasp_hold_steps = int(spec.grasp_hold_steps)
+        expert.align_above_square = bool(spec.align_above)
+        if spec.miss_first_grasp_cm is not None:
+            lo, hi = spec.miss_first_grasp_cm
+            expert.first_grasp_miss = (lo / 100.0, hi / 100.0)
+        if spec.turn_first_grasp_deg is not None:
+            lo, hi = spec.turn_first_grasp_deg
+            expert.first_grasp_turn = (float(np.radians(lo)), float(np.radians(hi)))
+        expert.resume_over_part = self.takeover is not None
+        self.expert = expert
+
+    def __call__(self, job: tuple[int, str]) -> tuple[Episode, dict[str, Any]]:
+        seed, language = job
+        ep, info = run_expert_episode(self.env, self.expert, seed, language, noise=self.noise, takeover=self.takeover)
+        ep.env_task = self.spec.task
+        return ep, {"takeover_step": info.get("takeover_step")}
+
+    def close(self) -> None:
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+
+def _record_worker(spec: RecordSpec) -> RecordWorker:
+    return RecordWorker(spec)
+
+
+class PendingEpisodes:
+    """Finished episodes waiting for their turn in seed order, one file each under ``<root>/.pending``.
+
+    A file is written atomically when a worker hands its episode over and removed once the episode
+    is committed to the dataset; what a killed recording leaves here is read back by the next run
+    of the same recording (same :meth:`RecordSpec.key`) and discarded by any other."""
+
+    def __init__(self, root: str | Path, key: str) -> None:
+        self.dir = Path(root) / ".pending"
+        self.key = key
+
+    def load(self) -> dict[int, tuple[Episode, dict[str, Any]]]:
+        stamp = self.dir / "recording.json"
+        if not stamp.is_file():
+            return {}
+        try:
+            same = json.loads(stamp.read_text()).get("key") == self.key
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            self.clear()
+            return {}
+        out = {}
+        for f in sorted(self.dir.glob("episode-*.bin")):
+            try:
+                out[int(f.stem.split("-")[1])] = pickle.loads(zlib.decompress(f.read_bytes()))
+            except Exception:  # a torn file from a kill: the episode is recorded again
+                f.unlink(missing_ok=True)
+        return out
+
+    def save(self, seed: int, result: tuple[Episode, dict[str, Any]]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        stamp = self.dir / "recording.json"
+        if not stamp.is_file():
+            stamp.write_text(json.dumps({"key": self.key}))
+        path = self.dir / f"episode-{int(seed)}.bin"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(zlib.compress(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), 1))
+        tmp.replace(path)
+
+    def discard(self, seed: int) -> None:
+        (self.dir / f"episode-{int(seed)}.bin").unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _check_student(student: str | Path, task: str, image_size: int, languages: list[str]) -> Any:
+    from jafm_robot.policies.inference import load_policy
+
+    policy = load_policy(student)
+    if policy.meta.image_size != image_size:
+        raise ValueError(f"--student {student} sees {policy.meta.image_size} px frames, the recording "
+                         f"--image-size is {image_size}")
+    if policy.meta.tasks and task not in policy.meta.tasks:
+        raise ValueError(f"--student {student} was trained on tasks {policy.meta.tasks}, not {task!r}")
+    if bad := [lang for lang in languages if lang not in policy.meta.languages]:
+        raise ValueError(f"--student {student} was trained on languages {policy.meta.languages}, not {bad}")
+    return policy
 
 
 def record(
@@ -219,8 +362,11 @@ def record(
     student: str | Path | None = None,
     takeover_steps: tuple[int, int] = (10, 60),
     replan_every: int | None = None,
+    cluster: Any = None,
+    on_workers: Callable[[list[int]], None] | None = None,
 ) -> RecordResult:
-    """Record ``episodes`` successful expert episodes (languages alternate) into ``out``.
+    """Record expert episodes into ``out`` until it holds ``episodes`` (successful ones unless
+    ``keep_failures``), at most ``episodes * max_attempts_factor`` attempts in this run.
     ``cube_grasp_offset_deg`` turns the expert's grasp on square-footprint parts (see
     ``Expert.square_grasp_offset``); ``grasp_hold_steps`` pauses the closed hand before each lift
     (``Expert.grasp_hold_steps``); ``approach_yaw_noise_deg`` > 0 executes the expert's approach
@@ -231,73 +377,89 @@ def record(
     turns it that far off the part's grasp yaw, so the fingers stall on its corners and the
     expert lifts anyway (``Expert.first_grasp_turn``). ``student`` (a .pt or .onnx policy) drives
     each episode until the expert takes over at a step in ``takeover_steps`` or where the policy
-    starts to close the fingers (:class:`StudentTakeover`, ``Expert.resume_over_part``)."""
-    from jafm_robot.experts import make_expert
+    starts to close the fingers (:class:`StudentTakeover`, ``Expert.resume_over_part``).
+    ``cluster`` (:class:`jafm_robot.workers.Cluster`) spreads the episodes over workers."""
+    from jafm_robot.workers import Cluster, run_ordered
 
+    cluster = cluster or Cluster()
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     if grasp_hold_steps < 0:
         raise ValueError(f"--grasp-hold must be >= 0 steps, got {grasp_hold_steps}")
-    noise = ApproachYawNoise(approach_yaw_noise_deg) if approach_yaw_noise_deg else None
-    miss = _range("--miss-first-grasp", miss_first_grasp_cm, "centimetres", 10.0)
-    turn = _range("--turn-first-grasp", turn_first_grasp_deg, "degrees", 45.0)
-    takeover = None
+    if approach_yaw_noise_deg:
+        ApproachYawNoise(approach_yaw_noise_deg)  # checks the range before anything is built
+    spec = RecordSpec(
+        task=task, image_size=image_size, cube_grasp_offset_deg=cube_grasp_offset_deg,
+        grasp_hold_steps=grasp_hold_steps, approach_yaw_noise_deg=approach_yaw_noise_deg, align_above=align_above,
+        miss_first_grasp_cm=_range("--miss-first-grasp", miss_first_grasp_cm, "centimetres", 10.0),
+        turn_first_grasp_deg=_range("--turn-first-grasp", turn_first_grasp_deg, "degrees", 45.0),
+        student=None if student is None else str(student), takeover_steps=tuple(takeover_steps),  # type: ignore[arg-type]
+        replan_every=replan_every)
+    policy = None
     if student is not None:
-        if miss is not None or turn is not None or noise is not None:
+        if spec.miss_first_grasp_cm is not None or spec.turn_first_grasp_deg is not None or approach_yaw_noise_deg:
             raise ValueError("--student cannot be combined with --miss-first-grasp, --turn-first-grasp or "
                              "--approach-yaw-noise: the takeover already marks the episode's start as not imitated")
-        from jafm_robot.policies.inference import load_policy
-
-        policy = load_policy(student)
-        if policy.meta.image_size != image_size:
-            raise ValueError(f"--student {student} sees {policy.meta.image_size} px frames, the recording "
-                             f"--image-size is {image_size}")
-        if policy.meta.tasks and task not in policy.meta.tasks:
-            raise ValueError(f"--student {student} was trained on tasks {policy.meta.tasks}, not {task!r}")
-        if bad := [lang for lang in languages if lang not in policy.meta.languages]:
-            raise ValueError(f"--student {student} was trained on languages {policy.meta.languages}, not {bad}")
-        takeover = StudentTakeover(policy, takeover_steps, replan_every)
-    env = make_env(task, image_size)
+        policy = _check_student(student, task, image_size, languages)
+        StudentTakeover(policy, spec.takeover_steps)  # checks --takeover before the folder is touched
+    here = RecordWorker(spec, policy)  # this process records with it, and its env names the dataset's facts
     try:
+        env = here.env
         fps = round(1.0 / env_action_dt(env))
         robot = getattr(env.unwrapped, "robot_config", None)
         joint_names = tuple(getattr(robot, "joint_names", ())) or tuple(f"panda_joint{i}" for i in range(1, 8))
         writer = LeRobotV3Writer(out, fps=fps, image_size=image_size, robot=getattr(robot, "name", "panda"),
                                  joint_names=joint_names, scene=scene_identity(env.unwrapped.scene_config),
                                  command=command)
+        if cluster.parallel:
+            here.close()
+        res = RecordResult(root=str(out), workers=cluster.workers)
+        res.total_episodes, res.total_frames = writer.num_episodes, int(writer.info["total_frames"])
+        if writer.num_episodes >= episodes:
+            return res
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
-        expert = make_expert(env)
-        expert.square_grasp_offset = float(np.radians(cube_grasp_offset_deg))
-        expert.grasp_hold_steps = int(grasp_hold_steps)
-        expert.align_above_square = bool(align_above)
-        if miss is not None:
-            expert.first_grasp_miss = (miss[0] / 100.0, miss[1] / 100.0)
-        if turn is not None:
-            expert.first_grasp_turn = (float(np.radians(turn[0])), float(np.radians(turn[1])))
-        expert.resume_over_part = takeover is not None
-        res = RecordResult(root=str(out))
-        s = seed
-        while res.written < episodes and res.attempted < episodes * max_attempts_factor:
-            while s in used:
+        pending = PendingEpisodes(out, spec.key())
+        known = pending.load()
+
+        def jobs() -> Iterator[tuple[int, tuple[int, str]]]:
+            s, n = seed, 0
+            while n < episodes * max_attempts_factor:
+                if s not in used:
+                    yield s, (s, languages[(s - seed) % len(languages)])
+                    n += 1
                 s += 1
-            lang = languages[(res.attempted) % len(languages)]
-            ep, info = run_expert_episode(env, expert, s, lang, noise=noise, takeover=takeover)
-            ep.env_task = task
-            used.add(s)
-            res.attempted += 1
-            if takeover is not None and info["takeover_step"] is None:
-                res.student_finished.append(s)  # nothing of the expert's to learn from
-            elif ep.success or keep_failures:
-                if takeover is not None:
-                    res.takeover_steps.append(int(info["takeover_step"]))
-                writer.add_episode(ep)
-                res.written += 1
-                res.per_language[ep.language] = res.per_language.get(ep.language, 0) + 1
-            else:
-                res.failed_seeds.append(s)
-            res.total_episodes, res.total_frames = writer.num_episodes, int(writer.info["total_frames"])
-            if on_episode is not None:
-                on_episode(res)
+
+        def keep(s: int, result: tuple[Episode, dict[str, Any]]) -> None:
+            ep, info = result
+            if (ep.success or keep_failures) and not (student is not None and info["takeover_step"] is None):
+                pending.save(s, result)
+
+        factory = partial(_record_worker, spec) if cluster.parallel else (lambda: here)
+        stream = run_ordered(factory, jobs(), cluster, progress=False, known=known,
+                             on_done=keep if cluster.parallel else None, on_workers=on_workers)
+        try:
+            for s, (ep, info) in stream:
+                res.attempted += 1
+                res.resumed += int(s in known)
+                if student is not None and info["takeover_step"] is None:
+                    res.student_finished.append(s)  # nothing of the expert's to learn from
+                elif ep.success or keep_failures:
+                    if student is not None:
+                        res.takeover_steps.append(int(info["takeover_step"]))
+                    writer.add_episode(ep)
+                    res.written += 1
+                    res.per_language[ep.language] = res.per_language.get(ep.language, 0) + 1
+                else:
+                    res.failed_seeds.append(s)
+                pending.discard(s)
+                res.total_episodes, res.total_frames = writer.num_episodes, int(writer.info["total_frames"])
+                if on_episode is not None:
+                    on_episode(res)
+                if writer.num_episodes >= episodes:
+                    break
+        finally:
+            stream.close()
+        pending.clear()  # finished: what workers recorded beyond the target is not this recording's
         return res
     finally:
-        env.close()
+        here.close()

@@ -137,6 +137,10 @@ class DistillConfig:
     replan_every: int | None = option(None, help="action points between student inferences (default chunk_len//2)")
     max_steps: int | None = option(None, help="cap on episode length (collection and eval)")
     export: bool = option(True, flag="--no-export", help="skip the final ONNX export")
+    workers: int | None = option(None, metavar="N", help="worker processes the collection is spread over through Ray "
+                                 "(default: $JAFM_WORKERS, else the cores available); 1 collects in this process")
+    ray_address: str | None = option(None, metavar="ADDR", help="join a running Ray cluster (auto, HOST:6379) "
+                                     "instead of starting a local one")
     progress: bool = True
 
     # the TrainConfig settings the collection and evaluation read too
@@ -175,6 +179,8 @@ class DistillConfig:
             raise ValueError(f"--beta0 and --beta-decay must be in [0, 1], got {self.beta0}, {self.beta_decay}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {self.max_steps}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
         plain = TrainConfig()
         unused = [f.name for f in fields(TrainConfig)
                   if f.name not in STUDENT_TRAINING and getattr(self.train, f.name) != getattr(plain, f.name)]
@@ -293,6 +299,65 @@ def collect_episode(env: Any, teacher: BaseTeacher, student: _ModelPolicy | None
            "instruction": str(info.get("instruction_text", "")), "template_index": int(tidx), "driver": driver,
            "success": success, "steps": n}
     return arrays, row
+
+
+@dataclass(frozen=True, eq=False)
+class CollectSpec:
+    """What a collection worker rebuilds: the teacher, the envs, the phrasing splits and the student
+    of this iteration (a checkpoint dict, ``None`` before the first)."""
+
+    teacher: str
+    chunk_len: int
+    image_size: int
+    cameras: tuple[str, ...]
+    holdout_phrasings: int
+    replan_every: int | None
+    max_steps: int | None
+    action_dt: float
+    student: dict[str, Any] | None = None
+
+
+class CollectWorker:
+    """Teacher, student and envs built once per iteration, then one episode per call
+    ``(seed, task, language, driver)``; returns :func:`collect_episode`'s (arrays, row)."""
+
+    def __init__(self, spec: CollectSpec, teacher: BaseTeacher | None = None, student: _ModelPolicy | None = None,
+                 envs: Callable[[str], Any] | None = None) -> None:
+        self.spec = spec
+        self.teacher = teacher if teacher is not None else load_teacher(spec.teacher, chunk_len=spec.chunk_len, device="cpu")
+        self.student = student
+        if student is None and spec.student is not None:
+            import torch
+
+            from jafm_robot.policies.checkpoint import policy_from_checkpoint
+
+            torch.set_num_threads(1)  # the workers share the cores between them
+            model, _ = policy_from_checkpoint(spec.student)
+            self.student = _ModelPolicy(model, spec.action_dt, "cpu")
+        self._own: dict[str, Any] = {}
+        self._envs = envs
+        self._splits: dict[tuple[str, str], PhrasingSplit] = {}
+
+    def env(self, task: str) -> Any:
+        if self._envs is not None:
+            return self._envs(task)
+        if task not in self._own:
+            from jafm_robot.envs.make import make_env
+
+            self._own[task] = make_env(task, self.spec.image_size)
+        return self._own[task]
+
+    def __call__(self, job: tuple[int, str, str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        seed, task, lang, driver = job
+        if (task, lang) not in self._splits:
+            self._splits[(task, lang)] = split_phrasings(task, lang, self.spec.holdout_phrasings)
+        sp = self.spec
+        return collect_episode(self.env(task), self.teacher, self.student, driver, seed, lang, self._splits[(task, lang)],
+                               list(sp.cameras), sp.chunk_len, sp.replan_every, sp.max_steps)
+
+    def close(self) -> None:
+        for env in self._own.values():
+            env.close()
 
 
 # -- evaluation ----------------------------------------------------------------------------------
@@ -581,25 +646,41 @@ class DistillRun:
 
     # -- collection ------------------------------------------------------------------------------
     def collect(self, iteration: int, beta: float) -> ChunkBuffer:
+        """This iteration's episodes, spread over the workers (:mod:`jafm_robot.workers`): who drives
+        each episode is drawn here, so the buffer is the same whatever the number of workers, and
+        episodes are added in seed order."""
+        from functools import partial
+
+        from jafm_robot.workers import Cluster, default_workers, run_all
+
         cfg = self.cfg
         combos = list(product(cfg.tasks, cfg.languages))
         rng = np.random.default_rng([cfg.seed, iteration, 1])
         student = _ModelPolicy(self.model, self.action_dt, cfg.device) if self.model is not None else None
+        jobs = []
+        for e in range(cfg.episodes_per_iter):
+            g = iteration * cfg.episodes_per_iter + e
+            task, lang = combos[g % len(combos)]
+            driver = "teacher" if (student is None or rng.random() < beta) else "student"
+            jobs.append((cfg.seed + g, (cfg.seed + g, task, lang, driver)))
+        cluster = Cluster(workers=cfg.workers or default_workers(), address=cfg.ray_address)
+        spec = CollectSpec(cfg.teacher, cfg.chunk_len, cfg.image_size, tuple(self.cameras), cfg.holdout_phrasings,
+                           cfg.replan_every, cfg.max_steps, self.action_dt)
+        if cluster.parallel:  # each worker rebuilds this iteration's student from its weights
+            if self.model is not None:
+                from jafm_robot.training.learner import policy_stats
+
+                state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+                spec = CollectSpec(**{**spec.__dict__, "student": {"vla_config": self.model.cfg.to_dict(),
+                                                                  "stats": policy_stats(self.model), "model": state}})
+            factory: Callable[[], Any] = partial(CollectWorker, spec)
+        else:
+            factory = partial(CollectWorker, spec, self.teacher, student, self.env)
         new = ChunkBuffer(self.cameras, cfg.image_size, cfg.chunk_len)
-        bar = self._bar(cfg.episodes_per_iter, f"collect it{iteration} beta={beta:.2f}")
-        try:
-            for e in range(cfg.episodes_per_iter):
-                g = iteration * cfg.episodes_per_iter + e
-                task, lang = combos[g % len(combos)]
-                driver = "teacher" if (student is None or rng.random() < beta) else "student"
-                arrays, row = collect_episode(self.env(task), self.teacher, student, driver, cfg.seed + g, lang,
-                                              self.splits[(task, lang)], self.cameras, cfg.chunk_len,
-                                              cfg.replan_every, cfg.max_steps)
-                new.add_episode(arrays["images"], arrays["state"], arrays["instruction"], arrays["labels"],
-                                {**row, "iteration": iteration})
-                bar.update(1)
-        finally:
-            bar.close()
+        for _, (arrays, row) in run_all(factory, jobs, cluster, desc=f"collect it{iteration} beta={beta:.2f}",
+                                        total=len(jobs), progress=cfg.progress):
+            new.add_episode(arrays["images"], arrays["state"], arrays["instruction"], arrays["labels"],
+                            {**row, "iteration": iteration})
         return new
 
     def evaluate_student(self) -> dict[str, Any]:

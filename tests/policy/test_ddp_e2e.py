@@ -62,14 +62,17 @@ def test_record_real_env_then_append(reach_dataset, tmp_path):
     assert err_follow < err_hold
     # a Japanese episode carries a Japanese instruction
     assert any(ord(c) > 0x3000 for c in ds.task_text(ds.episode_bounds(1)[0]))
-    # re-running the same recording command appends new demonstrations (new seeds, new indices)
+    # --episodes is what the folder holds: a larger count appends only what is missing (new seeds,
+    # new indices), the same count again appends nothing
     from jafm_robot.datasets.recording import record
 
     root = tmp_path / "copy"
     shutil.copytree(reach_dataset, root)
-    res = record("Reach", 1, root, ["en"], seed=0, image_size=64, command="jafm-robot record --episodes 1")
+    assert record("Reach", 2, root, ["en"], seed=0, image_size=64).written == 0
+    res = record("Reach", 3, root, ["en"], seed=0, image_size=64, command="jafm-robot record --episodes 3")
     ds2 = LeRobotV3Dataset(root)
-    assert ds2.info["jafm_record_commands"] == ["jafm-robot record --task Reach", "jafm-robot record --episodes 1"]
+    assert ds2.info["jafm_record_commands"][0] == "jafm-robot record --task Reach"
+    assert ds2.info["jafm_record_commands"][-1] == "jafm-robot record --episodes 3"
     assert res.written == 1 and ds2.num_episodes == 3
     assert [e["seed"] for e in ds2.episodes] == [0, 1, 2]
     assert ds2.episode_bounds(2)[0] == len(ds)

@@ -15,12 +15,13 @@ from jafm_robot.training.config import TrainConfig
 from jafm_robot.training.learner import Learner, decays, param_groups
 
 # the keys distill_log.json's "config" and a distill checkpoint's train_config had before DistillConfig
-# held a TrainConfig: --resume compares an old run's log against them (RESUME_KEYS)
+# held a TrainConfig: --resume compares an old run's log against them (RESUME_KEYS); the rollouts
+# issue added where the collection runs (workers, ray_address), which --resume does not compare
 DISTILL_LOG_KEYS = {"teacher", "out", "student_config", "tasks", "languages", "iterations", "episodes_per_iter",
                     "steps_per_iter", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "beta0", "beta_decay",
                     "chunk_len", "image_size", "cameras", "replan_every", "max_steps", "holdout_phrasings", "eval_episodes",
                     "eval_teacher", "dataset_init", "student_init", "shift_pad", "seed", "resume", "export", "device",
-                    "threads", "progress"}
+                    "threads", "progress", "workers", "ray_address"}
 
 
 def test_one_weight_decay_rule_for_every_size():

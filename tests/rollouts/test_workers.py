@@ -1,0 +1,185 @@
+"""Rollouts over a real local Ray cluster: the same per-episode results whatever the workers,
+a worker killed mid-episode has its episode redone, and an interrupted recording loses nothing.
+
+The cluster (two CPUs) is started once for the module and stopped at its end; the verbs join it
+instead of starting their own. The interrupted-recording test runs the CLI in a subprocess, which
+starts and stops a local Ray instance of its own, as a user's command does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
+from jafm_robot.datasets.recording import record
+from jafm_robot.paths import models_dir
+from jafm_robot.training.evaluate import EvalSpec, evaluate
+from jafm_robot.workers import Cluster, default_workers, run_all
+
+ray = pytest.importorskip("ray")
+
+SHIPPED = models_dir() / "pick_place_v0.onnx"
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _outcomes(res: dict) -> list[tuple]:
+    return [(r["seed"], r["success"], r["steps"], r["info"].get("outcome")) for r in res["per_episode"]]
+
+
+def _same_dataset(a: Path, b: Path) -> None:
+    """Episodes in the same seed order, identical states and actions, frames within codec tolerance."""
+    da, db = LeRobotV3Dataset(a), LeRobotV3Dataset(b)
+    assert [e["seed"] for e in da.episodes] == [e["seed"] for e in db.episodes]
+    assert [e["seed"] for e in db.episodes] == sorted(e["seed"] for e in db.episodes)
+    np.testing.assert_array_equal(da.state, db.state)
+    np.testing.assert_array_equal(da.action, db.action)
+    for cam in ("image", "wrist_image"):
+        fa, fb = da.images(cam).astype(np.int16), db.images(cam).astype(np.int16)
+        assert fa.shape == fb.shape
+        assert np.abs(fa - fb).mean() < 1.0  # both went through the same encoder; frames are alike
+
+
+def test_default_workers_follow_the_environment(monkeypatch):
+    monkeypatch.delenv("JAFM_WORKERS", raising=False)
+    assert default_workers() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("JAFM_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("JAFM_WORKERS", "0")
+    with pytest.raises(ValueError, match="JAFM_WORKERS"):
+        default_workers()
+    with pytest.raises(ValueError, match="--workers"):
+        Cluster(workers=0)
+
+
+def _slow_square_worker():
+    def fn(x: int) -> tuple[int, int]:
+        time.sleep(0.05 * (x % 3))  # finish out of order
+        return x * x, os.getpid()
+    return fn
+
+
+def test_results_come_back_in_item_order_from_several_workers(local_cluster):
+    out = run_all(_slow_square_worker, ((i, i) for i in range(12)), Cluster(workers=2), progress=False)
+    assert [k for k, _ in out] == list(range(12))
+    assert [r for _, (r, _pid) in out] == [i * i for i in range(12)]
+    assert len({pid for _, (_r, pid) in out}) == 2  # both workers ran episodes
+    # known results are not run again, and keep their turn
+    out = run_all(_slow_square_worker, ((i, i) for i in range(6)), Cluster(workers=2), progress=False,
+                  known={2: ("known", 0), 5: ("known", 0)})
+    assert [r for _, (r, _pid) in out] == [0, 1, "known", 9, 16, "known"]
+
+
+def test_eval_gives_the_same_per_episode_outcomes_with_two_workers_as_with_one(local_cluster):
+    spec = EvalSpec(policy=str(SHIPPED), task="PickPlace", language="ja")
+    one = evaluate(spec, 4, 10_000, progress=False, cluster=Cluster(workers=1))
+    two = evaluate(spec, 4, 10_000, progress=False, cluster=Cluster(workers=2))
+    assert _outcomes(two) == _outcomes(one)
+    assert [r["seed"] for r in two["per_episode"]] == [10_000, 10_001, 10_002, 10_003]
+    assert two["successes"] == one["successes"] and two["ci95"] == one["ci95"]
+    assert two["workers"] == 2 and one["workers"] == 1
+
+
+def test_a_worker_killed_mid_episode_has_its_episode_redone(local_cluster, tmp_path):
+    pids: list[int] = []
+    killed: list[int] = []
+
+    def kill_after_first(res) -> None:
+        if not killed:  # the first episode is in: the other worker is in the middle of one
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    res = record("Reach", 5, tmp_path / "parallel", ["en", "ja"], seed=700, image_size=64,
+                 cluster=Cluster(workers=2), on_workers=pids.extend, on_episode=kill_after_first)
+    assert len(killed) == 2 and res.written == 5
+    record("Reach", 5, tmp_path / "serial", ["en", "ja"], seed=700, image_size=64)
+    _same_dataset(tmp_path / "serial", tmp_path / "parallel")
+    assert not (tmp_path / "parallel" / ".pending").exists()
+
+
+def _record_cmd(out: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "jafm_robot.cli.main", "record", "--task", "Reach", "--episodes", "8",
+            "--out", str(out), "--lang", "en,ja", "--seed", "900", "--image-size", "64",
+            "--workers", str(workers), "--json", str(out) + ".json"]
+
+
+def test_an_interrupted_recording_keeps_its_episodes_and_a_rerun_appends_only_the_missing(tmp_path):
+    out = tmp_path / "rec"
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    proc = subprocess.Popen(_record_cmd(out, 2), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    info = out / "meta" / "info.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:  # Ctrl-C once some episodes are in
+        if info.is_file() and json.loads(info.read_text())["total_episodes"] >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    kept = LeRobotV3Dataset(out)
+    seeds = [e["seed"] for e in kept.episodes]
+    assert 3 <= len(seeds) < 8 and seeds == list(range(900, 900 + len(seeds)))  # a seed-order prefix
+    pending = sorted(int(p.stem.split("-")[1]) for p in (out / ".pending").glob("episode-*.bin"))
+    assert all(s > seeds[-1] for s in pending)  # finished ahead of their turn, kept for the next run
+
+    again = subprocess.run(_record_cmd(out, 2), env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    summary = json.loads(Path(str(out) + ".json").read_text())
+    assert summary["written"] == 8 - len(seeds) and summary["resumed"] == len(pending)
+    record("Reach", 8, tmp_path / "serial", ["en", "ja"], seed=900, image_size=64)
+    _same_dataset(tmp_path / "serial", out)
+    assert not (out / ".pending").exists()
+
+
+def test_expert_layouts_and_distill_collection_are_the_same_whatever_the_workers(local_cluster, tmp_path):
+    """Every verb that rolls out episodes gives, on two workers, what it gives in one process."""
+    from jafm_robot.configs import from_flat
+    from jafm_robot.datasets.layouts import record_layouts
+    from jafm_robot.distill.dagger import DistillConfig, DistillRun
+    from jafm_robot.experts.evaluate import ExpertSpec, evaluate_expert
+
+    spec = ExpertSpec("Reach", image_size=64)
+    runs = [evaluate_expert(spec, 4, 300, ["en", "ja"], cluster=Cluster(workers=w), progress=False) for w in (1, 2)]
+    assert runs[0]["workers"] == 1 and runs[1]["workers"] == 2
+    keep = ("seed", "language", "instruction", "success", "steps")
+    assert [[{k: e[k] for k in keep} for e in r["episodes_detail"]] for r in runs][0] == \
+        [{k: e[k] for k in keep} for e in runs[1]["episodes_detail"]]
+
+    files = []
+    for w in (1, 2):
+        f = tmp_path / f"layouts_{w}.npz"
+        record_layouts("PickPlace", 4, f, seed=10001, image_size=64, hover_fraction=0.5, cluster=Cluster(workers=w),
+                       progress=False)
+        files.append(np.load(f))
+    for key in ("image", "wrist_image", "state", "instruction", "kp", "kp_valid", "aux", "aux_valid"):
+        np.testing.assert_array_equal(files[0][key], files[1][key], err_msg=key)
+
+    buffers = []
+    for w in (1, 2):
+        cfg = from_flat(DistillConfig, {"teacher": "expert", "out": str(tmp_path / f"distill_{w}"), "tasks": ["Reach"],
+                                        "languages": ["en", "ja"], "episodes_per_iter": 3, "image_size": 64,
+                                        "max_steps": 6, "workers": w, "progress": False})
+        run = DistillRun(cfg)
+        try:
+            buffers.append(run.collect(0, 1.0))
+        finally:
+            run.close()
+    rows = [[(e["seed"], e["task"], e["language"], e["instruction"], e["driver"]) for e in b.episodes] for b in buffers]
+    assert rows[0] == rows[1] and [r[0] for r in rows[1]] == sorted(r[0] for r in rows[1])
+    np.testing.assert_array_equal(buffers[0].data["state"], buffers[1].data["state"])
+    np.testing.assert_array_equal(buffers[0].labels, buffers[1].labels)
