@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "benchmarks: subject and baseline in the same run, ratio reported (sim, latency, loop, ros, rollouts)"
-BENCHES = ("sim", "latency", "loop", "ros", "rollouts")
+HELP = "benchmarks: subject and baseline in the same run, ratio reported (sim, latency, loop, ros, rollouts, gpu)"
+BENCHES = ("sim", "latency", "loop", "ros", "rollouts", "gpu")
 
 
 def _modules() -> dict[str, object]:

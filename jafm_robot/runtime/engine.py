@@ -25,7 +25,9 @@ pinned to 1 (``add_free_dimension_override_by_name``): every shape in the graph 
 ONNX Runtime folds the Shape/Gather/Concat/Reshape arithmetic of a dynamic-batch export into
 constants at load (407 -> 297 nodes for the student) instead of running it on every call. On CUDA/TensorRT the inputs and the
 output are bound to preallocated device buffers (IO binding), and CUDA graphs are enabled on CUDA,
-so one ``infer`` is one copy in, one replay, one copy out.
+so one ``infer`` is one copy in, one replay, one copy out. ``io_binding``/``cuda_graph`` turn either
+off (``jafm-robot bench gpu`` times each step on its own); ``engine.providers``, ``engine.cuda_graph``
+and ``engine.fp16`` are read back from the session, so a host reports what runs, not what it asked.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class PolicyEngine:
         *,
         allow_spinning: bool = True,
         io_binding: bool | None = None,
+        cuda_graph: bool | None = None,
         warmup: int = 3,
         latency_window: int = 2000,
     ) -> None:
@@ -145,12 +148,25 @@ class PolicyEngine:
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         so.log_severity_level = 3
 
+        if cuda_graph and io_binding is False:
+            raise ValueError("cuda_graph=True needs io_binding (a CUDA graph replays fixed device addresses)")
+        use_graph = io_binding is not False if cuda_graph is None else bool(cuda_graph)
         self.session = None
         errors: list[str] = []
-        candidates = [(n, e) for n in chain for e in self._provider_entries(n, io_binding is not False)]
-        for name, entries in candidates:
+        candidates = [(n, e) for n in chain for e in self._provider_entries(n, use_graph)]
+        for i, (name, entries) in enumerate(candidates):
             try:
-                self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=entries)
+                session = ort.InferenceSession(str(self.path), sess_options=so, providers=entries)
+                self.session = session
+                # ONNX Runtime's Python wrapper does not raise when a GPU provider cannot be used: it
+                # drops it (or retries on the CPU by itself) and returns a session anyway. So a
+                # session without the provider this candidate asked for is a failed candidate
+                # whenever another variant of the same provider is next (CUDA with graphs, then
+                # without); the last one's session is kept and reported as the fallback it is.
+                more = i + 1 < len(candidates) and candidates[i + 1][0] == name
+                if more and PROVIDERS[name] not in session.get_providers():
+                    errors.append(f"{name}: the session came back on {', '.join(session.get_providers())}")
+                    continue
                 break
             except Exception as e:  # ORT raises its own exception types (Fail, InvalidProtobuf, ...)
                 errors.append(f"{name}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
@@ -159,7 +175,12 @@ class PolicyEngine:
         if self.session is None:
             raise ModelFileError(f"{self.path}: ONNX Runtime cannot load it (corrupt or not an ONNX model?): {'; '.join(errors)}")
 
-        used = self.session.get_providers()[0]
+        #: the providers the session really runs, best first (``session.get_providers()``: never
+        #: ``get_available_providers()``, which lists CUDA wherever onnxruntime-gpu is installed)
+        self.providers: list[str] = list(self.session.get_providers())
+        #: why candidates before the kept session were dropped (empty when the first one loaded)
+        self.load_errors = errors
+        used = self.providers[0]
         self.provider = used
         self.fell_back = used != PROVIDERS[chain[0]] if provider == "auto" else used != PROVIDERS[provider]
         if self.fell_back and provider != "auto" and not allow_fallback:
@@ -181,6 +202,11 @@ class PolicyEngine:
         self._latency: deque[float] = deque(maxlen=latency_window)
         self.n_infer = 0
         on_gpu = used in (PROVIDERS["cuda"], PROVIDERS["tensorrt"])
+        opts = self.session.get_provider_options()
+        #: whether the session replays CUDA graphs (read back from the session, not what was asked)
+        self.cuda_graph = used == PROVIDERS["cuda"] and opts.get(used, {}).get("enable_cuda_graph") == "1"
+        #: whether TensorRT may pick fp16 kernels (read back from the session)
+        self.fp16 = used == PROVIDERS["tensorrt"] and opts.get(used, {}).get("trt_fp16_enable") == "1"
         self.io_binding = on_gpu if io_binding is None else bool(io_binding)
         self._binding = None
         if self.io_binding:
