@@ -93,6 +93,12 @@ class _Worker:
 def _connect(cluster: Cluster) -> bool:
     """Join ``cluster.address`` or start a local Ray instance; True when this call started Ray
     (and so must stop it)."""
+    if cluster.address is not None and "RAY_AUTH_MODE" not in os.environ and _has_auth_token():
+        # `ray start` (Ray >= 2.59) turns token authentication on and keeps the token in
+        # ~/.ray/auth_token, but a client given an explicit address sends it only in token mode,
+        # which Ray reads when it is imported: without this it retries for a minute and fails
+        # with InvalidAuthToken.
+        os.environ["RAY_AUTH_MODE"] = "token"
     try:
         import ray
     except ImportError:
@@ -105,6 +111,14 @@ def _connect(cluster: Cluster) -> bool:
         kw["num_cpus"] = cluster.workers
     ray.init(address=cluster.address, **kw)
     return True
+
+
+def _has_auth_token() -> bool:
+    """Whether a Ray authentication token is configured (environment, or Ray's default file)."""
+    from pathlib import Path
+
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
 
 
 @dataclass
@@ -173,10 +187,10 @@ def _run_here(factory, items, bar, on_done, known):
 
 
 def _run_on_ray(factory, items, cluster, bar, on_done, on_workers, known):
+    started = _connect(cluster)  # first: it may set what Ray reads when it is imported
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError
 
-    started = _connect(cluster)
     actor_cls = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(_Worker)
     actors = [actor_cls.remote(factory) for _ in range(cluster.workers)]
     try:

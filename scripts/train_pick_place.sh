@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The PickPlace policy pipeline, end to end and stage by stage:
-#   record (one recorder per core, disjoint seeds) -> train the student (actions + pick/place +
-#   keypoint supervision) -> export -> eval en/ja on held-out seeds into the model card.
+#   record -> train the student (actions + pick/place + keypoint supervision) -> export -> eval en/ja
+#   on held-out seeds into the model card. Every rollout stage spreads its episodes over WORKERS
+#   processes through Ray (--workers); set RAY_ADDR to run them on a Ray cluster (--ray-address).
 #
-#   bash scripts/train_pick_place.sh record   # EPISODES demonstrations in SHARDS folders under DATA
-#   bash scripts/train_pick_place.sh layouts  # LAYOUTS perception frames (4 files, disjoint seeds)
+#   bash scripts/train_pick_place.sh record   # EPISODES demonstrations in one dataset, DATA/demos
+#   bash scripts/train_pick_place.sh layouts  # LAYOUTS perception frames in one file
 #   bash scripts/train_pick_place.sh train    # STEPS optimiser steps (re-run continues: --resume)
 #   bash scripts/train_pick_place.sh dagger   # DAgger with the expert as teacher (optional: it did not help on 2x40 episodes)
 #   bash scripts/train_pick_place.sh export   # models/$NAME.onnx + card
@@ -21,7 +22,8 @@ DATA=${DATA:-data/pick_place}
 RUN=${RUN:-runs/pick_place}
 NAME=${NAME:-pick_place_v0}
 EPISODES=${EPISODES:-600}
-SHARDS=${SHARDS:-$(nproc)}
+WORKERS=${WORKERS:-$(nproc)}
+RAY_ADDR=${RAY_ADDR:-}
 STEPS=${STEPS:-20000}
 BATCH=${BATCH:-32}
 LR=${LR:-5e-4}
@@ -33,47 +35,36 @@ DAGGER_EPISODES=${DAGGER_EPISODES:-40}
 DAGGER_STEPS=${DAGGER_STEPS:-1500}
 INIT_CKPT=${INIT_CKPT:-$RUN/checkpoints/last.pt}
 
-shards() { for i in $(seq 0 $((SHARDS - 1))); do printf '%s/shard-%02d\n' "$DATA" "$i"; done; }
+DEMOS=$DATA/demos
+LAYOUT_FILE=$DATA/layouts-200000.npz
+# --workers N (and --ray-address ADDR) for every command that rolls out episodes
+rollout_opts() { printf -- '--workers\n%s\n' "$WORKERS"; [[ -n "$RAY_ADDR" ]] && printf -- '--ray-address\n%s\n' "$RAY_ADDR"; true; }
 
 record() {
-  local per=$(((EPISODES + SHARDS - 1) / SHARDS)) i=0 pids=()
+  # seeds 0..EPISODES-1 in seed order; an interrupted run keeps what it finished and a re-run
+  # records only what is missing
   mkdir -p "$DATA"
-  for d in $(shards); do
-    # disjoint seed ranges; a re-run skips seeds a shard already holds and tops it up
-    "$JR" record --task PickPlace --episodes "$per" --out "$d" --lang en,ja --seed $((i * per)) \
-      --json "$d.json" > "$d.log" 2>&1 &
-    pids+=($!); i=$((i + 1))
-  done
-  for p in "${pids[@]}"; do wait "$p"; done
-  echo "recorded: $(shards | paste -sd, -)"
+  "$JR" record --task PickPlace --episodes "$EPISODES" --out "$DEMOS" --lang en,ja --seed 0 \
+    --json "$DEMOS.json" $(rollout_opts)
 }
 
-LAYOUT_SEEDS=(200000 300000 400000 500000)
-layout_files() { for s in "${LAYOUT_SEEDS[@]}"; do printf '%s/layouts-%s.npz\n' "$DATA" "$s"; done | paste -sd, -; }
-
 layouts() {
-  local per=$((LAYOUTS / ${#LAYOUT_SEEDS[@]})) pids=()
-  for s in "${LAYOUT_SEEDS[@]}"; do
-    "$JR" layouts --task PickPlace --count "$per" --seed "$s" --out "$DATA/layouts-$s.npz" \
-      --poses-from "$(shards | paste -sd, -)" --json "$DATA/layouts-$s.json" > "$DATA/layouts-$s.log" 2>&1 &
-    pids+=($!)
-    if (( ${#pids[@]} >= SHARDS )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
-  done
-  for p in "${pids[@]}"; do wait "$p"; done
+  "$JR" layouts --task PickPlace --count "$LAYOUTS" --seed 200000 --out "$LAYOUT_FILE" --poses-from "$DEMOS" \
+    --json "$DATA/layouts-200000.json" $(rollout_opts)
 }
 
 train() {
   local resume=()
   [[ -f "$RUN/checkpoints/last.pt" ]] && resume=(--resume)
-  "$JR" train --dataset "$(shards | paste -sd, -)" --config student --steps "$STEPS" --batch-size "$BATCH" \
-    --lr "$LR" --device "$DEVICE" --shift-pad 0 --kp-weight 0.5 --layouts "$(layout_files)" --out "$RUN" --save-every 2000 \
+  "$JR" train --dataset "$DEMOS" --config student --steps "$STEPS" --batch-size "$BATCH" \
+    --lr "$LR" --device "$DEVICE" --shift-pad 0 --kp-weight 0.5 --layouts "$LAYOUT_FILE" --out "$RUN" --save-every 2000 \
     --json "$RUN.json" "${resume[@]}"
 }
 
 dagger() {
   "$JR" distill --teacher expert --student-config student --tasks PickPlace --lang en,ja --student-init "$INIT_CKPT" \
-    --dataset-init "$(shards | paste -sd, -)" --holdout-phrasings 0 --iterations "$DAGGER_ITERS" \
-    --episodes-per-iter "$DAGGER_EPISODES" --steps-per-iter "$DAGGER_STEPS" --beta0 0 --eval-episodes 0 --no-eval-teacher \
+    --dataset-init "$DEMOS" --holdout-phrasings 0 --iterations "$DAGGER_ITERS" \
+    --episodes-per-iter "$DAGGER_EPISODES" --steps-per-iter "$DAGGER_STEPS" --beta0 0 --eval-episodes 0 --no-eval-teacher $(rollout_opts) \
     --batch-size "$BATCH" --lr 1e-4 --shift-pad 0 --seed 20000 --no-export --device "${DEVICE/auto/cpu}" --out "$RUN-dagger"
 }
 
@@ -86,7 +77,7 @@ export_model() {
 evaluate() {
   for lang in en ja; do
     "$JR" eval --policy "models/$NAME.onnx" --task PickPlace --episodes "$EVAL_EPISODES" --seed 10000 \
-      --lang "$lang" --json "$RUN/eval_$lang.json" --card
+      --lang "$lang" --json "$RUN/eval_$lang.json" --card $(rollout_opts)
   done
 }
 

@@ -157,8 +157,8 @@ def test_expert_layouts_and_distill_collection_are_the_same_whatever_the_workers
     runs = [evaluate_expert(spec, 4, 300, ["en", "ja"], cluster=Cluster(workers=w), progress=False) for w in (1, 2)]
     assert runs[0]["workers"] == 1 and runs[1]["workers"] == 2
     keep = ("seed", "language", "instruction", "success", "steps")
-    assert [[{k: e[k] for k in keep} for e in r["episodes_detail"]] for r in runs][0] == \
-        [{k: e[k] for k in keep} for e in runs[1]["episodes_detail"]]
+    one, two = ([{k: e[k] for k in keep} for e in r["episodes_detail"]] for r in runs)
+    assert one == two
 
     files = []
     for w in (1, 2):
@@ -183,3 +183,45 @@ def test_expert_layouts_and_distill_collection_are_the_same_whatever_the_workers
     assert rows[0] == rows[1] and [r[0] for r in rows[1]] == sorted(r[0] for r in rows[1])
     np.testing.assert_array_equal(buffers[0].data["state"], buffers[1].data["state"])
     np.testing.assert_array_equal(buffers[0].labels, buffers[1].labels)
+
+
+def test_a_command_joins_a_running_ray_cluster_by_its_address(tmp_path):
+    """The README's cluster recipe on one machine: `ray start --head`, then the same command with
+    --ray-address HOST:PORT runs its episodes on that cluster (Ray's token authentication included)."""
+    import socket
+
+    from jafm_robot.experts.evaluate import ExpertSpec, evaluate_expert
+
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    head = subprocess.Popen([ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        address = None
+        deadline = time.monotonic() + 120
+        while address is None and time.monotonic() < deadline:  # the head prints where to join it
+            line = head.stdout.readline()
+            assert line, "ray start --head ended before it was up"
+            if "ray start --address=" in line:
+                address = line.split("--address=")[1].strip().strip("'\"")
+        assert address is not None and address.endswith(f":{port}")
+        out = tmp_path / "expert.json"
+        run = subprocess.run([sys.executable, "-m", "jafm_robot.cli.main", "expert", "--task", "Reach", "--episodes", "4",
+                              "--seed", "300", "--image-size", "64", "--workers", "2", "--ray-address", address,
+                              "--json", str(out)], env={k: v for k, v in env.items() if k != "RAY_AUTH_MODE"},
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        head.send_signal(signal.SIGINT)  # --block: stops what it started, nothing else on the machine
+        head.wait(timeout=60)
+    got = json.loads(out.read_text())
+    assert got["workers"] == 2 and got["ray_address"] == address
+    here = evaluate_expert(ExpertSpec("Reach", image_size=64), 4, 300, ["en", "ja"], cluster=Cluster(workers=1),
+                           progress=False)
+    keep = ("seed", "language", "success", "steps")
+    assert [{k: e[k] for k in keep} for e in got["episodes_detail"]] == \
+        [{k: e[k] for k in keep} for e in here["episodes_detail"]]
