@@ -76,6 +76,20 @@ setup(
         "bench": ["panda-gym>=3.0.7"],
         # Ray spreads record/eval/expert/layouts/distill episodes over worker processes and machines.
         "rollouts": ["ray==2.60.0"],
+        # GPU inference. onnxruntime-gpu installs the same `onnxruntime` module as install_requires'
+        # onnxruntime, so the two must never be in one environment (installing one over the other
+        # leaves a module that imports but has no working build), and pip cannot swap them through an
+        # extra: `pip install -e .[gpu]` alone installs both. Swap with scripts/gpu_check.sh, which
+        # uninstalls onnxruntime and then installs exactly these requirements; by hand:
+        #   pip uninstall -y onnxruntime onnxruntime-gpu && pip install "onnxruntime-gpu[cuda,cudnn]==1.31.1" \
+        #     "nvidia-cublas~=13.0"
+        # (and back: pip uninstall -y onnxruntime-gpu && pip install onnxruntime). 1.31.1 is the newest
+        # onnxruntime-gpu on PyPI; its CUDA provider needs CUDA 13 + cuDNN 9, which its cuda/cudnn
+        # extras bring from PyPI except cuBLAS, hence nvidia-cublas.
+        "gpu": ["onnxruntime-gpu[cuda,cudnn]==1.31.1", "nvidia-cublas~=13.0"],
+        # TensorRT for onnxruntime-gpu 1.31.1's TensorRT provider (it links libnvinfer.so.10 and
+        # libnvonnxparser.so.10, built for CUDA 13); several GB, so apart from `gpu`.
+        "tensorrt": ["tensorrt-cu13-libs>=10.13,<11"],
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.5", "import-linter==2.17"],
     },
     entry_points={

@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -123,7 +124,12 @@ def ort_facts() -> dict[str, Any]:
     for name in ("onnxruntime", "onnxruntime-gpu"):
         with contextlib.suppress(md.PackageNotFoundError):
             dists.append(f"{name}=={md.version(name)}")
-    return {"version": ort.__version__, "distributions": dists, "available_providers": ort.get_available_providers()}
+    facts: dict[str, Any] = {"version": ort.__version__, "distributions": dists,
+                             "available_providers": ort.get_available_providers()}
+    if len(dists) > 1:
+        facts["warning"] = ("both onnxruntime and onnxruntime-gpu are installed: they overwrite each other's module; "
+                            "uninstall both, then install one (scripts/gpu_check.sh does)")
+    return facts
 
 
 def preload_gpu_libraries() -> list[str]:
@@ -189,11 +195,30 @@ def observation(image_size: int, cameras: tuple[str, ...], seed: int = 0) -> dic
     return obs
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ORT_PREFIX = re.compile(r"^\S+ \S+ \[[EWI]:onnxruntime:[^\]]*\] ")  # "<date> <time> [W:onnxruntime:Default, file:line fn] "
+
+
 def _relevant(lines: list[str], limit: int = 12) -> list[str]:
-    """The lines of an onnxruntime load log worth keeping: errors and library names, trimmed."""
-    keys = ("error", "fail", "cannot", ".so", "cuda", "cudnn", "tensorrt", "nvinfer", "falling back", "ep error")
-    keep = [x.strip()[:400] for x in lines if any(k in x.lower() for k in keys)]
-    return keep[-limit:]
+    """The lines of an onnxruntime load log worth keeping (errors, library names), without colour
+    codes and timestamps, trimmed."""
+    keys = ("error", "fail", "cannot", ".so", "cuda", "cudnn", "tensorrt", "nvinfer", "falling back")
+    clean = [_ORT_PREFIX.sub("", _ANSI.sub("", x)).strip() for x in lines]
+    return [x[:600] for x in clean if any(k in x.lower() for k in keys)][-limit:]
+
+
+def load_reason(lines: list[str]) -> str | None:
+    """Why a provider did not load, in a few words: the library the loader could not open where
+    onnxruntime says so (``... with error: libcublasLt.so.13: cannot open shared object file``)."""
+    clean = _relevant(lines, 100)
+    for x in clean:
+        m = re.search(r"with error: (.+)", x)
+        if m:
+            return m.group(1).strip()[:200]
+    for x in clean:
+        if "install tensorrt" in x.lower():
+            return "TensorRT libraries (libnvinfer) not found"
+    return clean[0][:200] if clean else None
 
 
 def _fallback_note(mode: Mode, providers: list[str], available: list[str], log: list[str]) -> str | None:
@@ -206,8 +231,7 @@ def _fallback_note(mode: Mode, providers: list[str], available: list[str], log: 
         build = "CUDA" if mode.provider == "cuda" else "TensorRT"
         why = f"unavailable (onnxruntime has no {build} build here)"
     else:
-        hint = _relevant(log, 1)
-        why = "failed to load" + (f" ({hint[0][:200]})" if hint else " (driver, CUDA or cuDNN libraries missing?)")
+        why = f"failed to load ({load_reason(log) or 'driver, CUDA or cuDNN libraries missing?'})"
     return f"{want}: {why} -> {used}"
 
 
