@@ -107,9 +107,9 @@ def _connect(cluster: Cluster) -> bool:
         return False
     kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                           "log_to_driver": False}  # errors come back as exceptions; worker chatter stays out
-    if cluster.address is None:
+    if cluster.address is None:  # a new local instance, never one that happens to run on this machine
         kw["num_cpus"] = cluster.workers
-    ray.init(address=cluster.address, **kw)
+    ray.init(address=cluster.address or "local", **kw)
     return True
 
 

@@ -32,7 +32,7 @@ SHIPPED = models_dir() / "pick_place_v0.onnx"
 
 @pytest.fixture(scope="module")
 def local_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -218,6 +218,11 @@ def test_a_command_joins_a_running_ray_cluster_by_its_address(tmp_path):
     finally:
         head.send_signal(signal.SIGINT)  # --block: stops what it started, nothing else on the machine
         head.wait(timeout=60)
+        # it leaves its address in /tmp/ray/ray_current_cluster; the verbs start their own local
+        # instance (address="local") whatever that file says, but a user's bare ray.init() would not
+        current = Path("/tmp/ray/ray_current_cluster")
+        if address is not None and current.is_file() and current.read_text().strip() == address:
+            current.unlink()
     got = json.loads(out.read_text())
     assert got["workers"] == 2 and got["ray_address"] == address
     here = evaluate_expert(ExpertSpec("Reach", image_size=64), 4, 300, ["en", "ja"], cluster=Cluster(workers=1),
