@@ -193,7 +193,8 @@ def _lexicon(lang: str) -> dict[str, tuple[str, str]]:
 @cache
 def _en_fuzzy_targets() -> dict[str, tuple[str, str]]:
     """Single English content words a typo may be corrected to (>= 4 letters; not filler)."""
-    return {w: kv for w, kv in _lexicon("en").items() if " " not in w and len(w) >= 4 and kv[0] != "FILLER"}
+    return {w: kv for w, kv in _lexicon("en").items() if " " not in w and len(w) >= 4
+            and kv[0] not in ("FILLER", "UNSERVED", "OOV_COLOR", "OOV_SHAPE")}  # a typo never refuses
 
 
 def _edit1(a: str, b: str) -> bool:
@@ -484,7 +485,7 @@ def understand(
         return _refuse("empty", "the instruction is empty", "en")
     norm = normalize(text)
     if not norm or not any(c.isalnum() for c in norm):
-        return _refuse("empty" if not norm else "gibberish", "the instruction has no words", "en")
+        return _refuse("empty", "the instruction has no words", "en")
     tokens = tokenize(norm)
     lang = _language_of(tokens, norm)
 

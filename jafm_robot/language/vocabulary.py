@@ -208,6 +208,9 @@ while when after before finally end stop leave keep them up down pick pickup ins
 is be am do it on into cheers mate buddy pal friend sir ma'am team guys folks alright all right yes
 hand gripper arm robot you'll we'll we'd i'll someone somebody
 side please task job simply over there place it's spot top area then
+comes come coming arrives arrive arriving lower stick hold holding wait release let go gets goes
+should needs needed want wanted would like able mind down for me moment yourself there thats below
+belongs belong then afterwards later
 """.split())
 
 #: Japanese endings, politeness and function morphemes: known, never counted as unknown.
@@ -224,7 +227,7 @@ JA_FILLER: tuple[str, ...] = (
     "すみません", "すいません", "ごめん", "悪いけど", "悪いんだけど", "恐れ入りますが", "申し訳ないですが",
     "なさい", "なあ", "かな", "かしら", "ほしい", "欲しい", "たい", "いい", "よろしく", "頼む", "頼みます",
     "お", "ご", "ってくれ", "って", "っ", "ほど", "ちゃん", "くん", "ロボット", "さん", "ように", "こと",
-    "中", "ところ", "場所", "方", "ほう", "位置", "側", "上", "ぐ", "げ", "持", "取", "入", "置", "移", "運",
+    "中", "色", "ところ", "場所", "方", "ほう", "位置", "側", "上", "ぐ", "げ", "持", "取", "入", "置", "移", "運",
 )
 
 # ------------------------------------------------------------------------- other languages
