@@ -14,6 +14,7 @@
 #
 # Environment:
 #   GPU_CHECK_SKIP_SETUP=1   skip scripts/setup.sh when .venv exists (the CPU test does this)
+#   GPU_CHECK_CPU=1          swap nothing even where there is a GPU (the CPU test does this)
 #   GPU_CHECK_TRT=0          do not install TensorRT (its PyPI package is a stub that fetches the
 #                            libraries from NVIDIA's own index: where only PyPI is reachable it fails)
 #   GPU_CHECK_TORCH=0        leave torch as setup.sh installed it
@@ -37,7 +38,7 @@ fi
 PY=.venv/bin/python
 pip_() { "$PY" -m pip "$@"; }
 
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+if [ "${GPU_CHECK_CPU:-0}" != 1 ] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   nvidia-smi -L || true
   # --- onnxruntime -> onnxruntime-gpu (the requirements are read from the installed project's
   # metadata, so setup.py's `gpu`/`tensorrt` extras are the one place their versions live)
@@ -80,7 +81,7 @@ EOF
   fi
   "$PY" -m pip list 2>/dev/null | grep -iE "^(onnxruntime|torch|tensorrt|nvidia-cudnn|nvidia-cublas) " || true
 else
-  phase "no GPU (nvidia-smi absent or failing): CPU onnxruntime kept"
+  phase "no GPU (nvidia-smi absent or failing, or GPU_CHECK_CPU=1): onnxruntime left as installed"
 fi
 
 phase "bench: jafm-robot bench gpu --json $JSON ${GPU_CHECK_ARGS:-}"
