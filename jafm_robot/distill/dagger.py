@@ -367,7 +367,7 @@ def evaluate_phrasings(envs: dict[str, Any], make_act: Callable[[Any], Any], tas
     """Success per task/language on held-out seeds, separately on training and held-out phrasings.
 
     Returns ``{"Reach/en": {"train_phrasings": summary, "held_out_phrasings": summary}, ...}`` with
-    ``experts.rollout.summarize`` summaries (the same JSON ``jafm-robot eval`` writes).
+    ``envs.rollout.summarize`` summaries (the same JSON ``jafm-robot eval`` writes).
     """
     from jafm_robot.envs.rollout import rollout, summarize
 

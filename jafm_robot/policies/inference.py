@@ -124,7 +124,7 @@ class ChunkExecutor:
 
     def reset(self, state: np.ndarray | None = None) -> None:
         """Start a new episode; without ``state`` the first :meth:`act` takes it from its observation
-        (``experts.rollout`` calls ``reset()`` with no arguments right after ``env.reset``).
+        (``envs.rollout`` calls ``reset()`` with no arguments right after ``env.reset``).
 
         A new episode is a new timeline (t = 0 again), so the blender is a new one: the old one
         remembers the newest stamp it took in and would drop every chunk of the next episode as

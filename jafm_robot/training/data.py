@@ -138,7 +138,7 @@ class ChunkSamples:
         return self._replayed[1]
 
     def add_auxiliary(self, scene: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Attach auxiliary targets (see training.auxiliary), z-scored per target over the frames
+        """Attach auxiliary targets (see datasets.auxiliary), z-scored per target over the frames
         where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
         in ``scene``; without it they are left undefined."""
         from jafm_robot.datasets.auxiliary import grasp_place_targets, masked_zscore_stats
@@ -154,7 +154,7 @@ class ChunkSamples:
         return mean, std
 
     def add_keypoint_targets(self, scene: str) -> float:
-        """Attach keypoint targets (training.auxiliary.keypoint_targets); returns the in-view fraction."""
+        """Attach keypoint targets (datasets.auxiliary.keypoint_targets); returns the in-view fraction."""
         from jafm_robot.datasets.auxiliary import keypoint_targets
 
         rep = self.replayed(scene) if "image" in self.cameras else None

@@ -3,7 +3,7 @@
 Chunks are executed as the real-time runtime executes them (:class:`ChunkExecutor`; within each
 step the motor targets move smoothly between action points, as the control loop's do), so the
 number measured here is the number the deployed system gets; success comes from the env's privileged
-``info["is_success"]``, never from the policy. Episodes run through ``experts.rollout`` and the
+``info["is_success"]``, never from the policy. Episodes run through ``envs.rollout`` and the
 summary is ``envs.rollout.summarize`` (the same JSON as ``jafm-robot expert``).
 
 Episodes spread over workers (:mod:`jafm_robot.workers`, Ray): each worker loads the policy file
