@@ -266,15 +266,27 @@ def run_mode(path: Path, mode: Mode, obs: dict[str, Any], reference: np.ndarray 
         note = "CUDA graphs: the session did not enable them -> plain CUDA with IO binding"
     row["status"] = "ok" if note is None else ("degraded" if providers[0] == EP[mode.provider] else "fallback")
     row["note"] = note
+    try:
+        _time_mode(engine, row, obs, reference, iters, warmup)
+    except Exception as e:  # a graph that loads but fails on the GPU (e.g. CUDA graph capture) is a row too
+        row.update(status="error", error=f"{type(e).__name__}: {str(e).strip()[:500]}")
+    return row
+
+
+def _time_mode(engine: Any, row: dict[str, Any], obs: dict[str, Any], reference: np.ndarray | None, iters: int,
+               warmup: int) -> None:
+    """Compare with the CPU reference, then (unless the mode fell back) time ``engine.infer``
+    (what the control loop calls: input checks and copies included) into ``row``."""
     out = engine.infer(obs)
+    row["actions_shape"] = list(out.shape)
     if reference is not None:
         row["max_abs_diff_vs_cpu"] = float(np.max(np.abs(out - reference)))
     if row["status"] == "fallback":
         row.update(p50_ms=None, p99_ms=None, n=0)
-        return row
+        return
     for _ in range(max(0, warmup)):
         engine.infer(obs)
-    engine._latency.clear()  # the engine's own window: session run only, warm-up left out
+    engine._latency.clear()  # the engine's own window (session run only): warm-up left out
     times = np.empty(max(1, iters))
     for i in range(times.size):
         t = time.perf_counter()
@@ -285,8 +297,6 @@ def run_mode(path: Path, mode: Mode, obs: dict[str, Any], reference: np.ndarray 
     row.update(n=int(ms.size), p50_ms=float(np.percentile(ms, 50)), p99_ms=float(np.percentile(ms, 99)),
                mean_ms=float(ms.mean()), max_ms=float(ms.max()),
                session_run_p50_ms=run["p50_ms"], session_run_p99_ms=run["p99_ms"])
-    row["actions_shape"] = list(out.shape)
-    return row
 
 
 # ----------------------------------------------------------------------------------- training probe
