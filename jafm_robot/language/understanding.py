@@ -50,7 +50,7 @@ from jafm_robot.language import vocabulary as V
 from jafm_robot.language.goal import Goal, Part
 from jafm_robot.language.templates import TEMPLATES, bin_phrase, part_phrase
 
-__all__ = ["Understanding", "canonical", "normalize", "understand"]
+__all__ = ["Understanding", "canonical", "correct_typo", "normalize", "understand"]
 
 #: refusal codes (``Understanding.code``): the classes of ``tests/data/refusals.tsv`` plus the
 #: structural ones
@@ -227,6 +227,17 @@ def _correct(word: str) -> tuple[str, str, str] | None:
     return surface, kind, value
 
 
+def correct_typo(word: str) -> tuple[str, str] | None:
+    """What an English word means to the parser, as (kind, value): exact (or plural) lexicon
+    entry first, else its one-edit correction; None when neither."""
+    lex = _lexicon("en")
+    w = word.lower()
+    if w in lex:
+        return lex[w]
+    fixed = None if w in V.FOREIGN_WORDS else _correct(w)
+    return (fixed[1], fixed[2]) if fixed else None
+
+
 def _tokenize_en(words: Sequence[str]) -> list[Token]:
     lex = _lexicon("en")
     out: list[Token] = []
@@ -256,7 +267,10 @@ def _tokenize_en(words: Sequence[str]) -> list[Token]:
     # words that are a shape only right after a colour ("can you ...", "screw it in")
     for k, t in enumerate(out):
         if t.kind == "SHAPE" and t.surface in V.SHAPES_NEED_COLOR:
-            after_color = k > 0 and out[k - 1].kind == "COLOR"
+            j = k - 1
+            while j >= 0 and out[j].kind == "FILLER" and out[j].surface in _EN_ADJ_FILLER:
+                j -= 1  # "black-coloured bar", "red small can"
+            after_color = j >= 0 and out[j].kind == "COLOR"
             if not after_color:
                 out[k] = Token("UNSERVED" if t.surface.startswith("screw") else "FILLER", t.surface, t.surface, "en")
     return out
@@ -318,7 +332,8 @@ class NounPhrase:
     start: int = 0
 
 
-_EN_ADJ_FILLER = frozenset({"coloured", "colored", "colour", "color", "small", "little", "big", "large", "tiny"})
+_EN_ADJ_FILLER = frozenset({"coloured", "colored", "colour", "color", "small", "little", "big", "large", "tiny",
+                            "rectangular", "round", "square", "metal", "metallic", "plastic", "wooden"})
 _NOUN_KINDS = ("SHAPE", "BIN", "CONTAINER", "GENERIC", "EFFECTOR")
 
 
@@ -364,6 +379,12 @@ def noun_phrases(tokens: list[Token]) -> list[NounPhrase]:
             i += 1
             continue
         np_.start = start
+        # 箱型の部品, 円柱のパーツ, "cube piece": the generic noun after a shape is the same phrase
+        if np_.kind == "SHAPE" and i < len(tokens):
+            if tokens[i].kind == "GENERIC":
+                i += 1
+            elif tokens[i].surface == "の" and i + 1 < len(tokens) and tokens[i + 1].kind == "GENERIC":
+                i += 2
         # the Japanese particle after it wins over an English preposition before it
         nxt = tokens[i] if i < len(tokens) else None
         if nxt is not None and nxt.kind == "PARTICLE":

@@ -55,9 +55,9 @@ OOV_COLORS: dict[str, tuple[str, ...]] = {
 # ----------------------------------------------------------------------------------------- shapes
 SHAPES: dict[str, dict[str, str]] = {
     "en": {
-        "cube": "cube", "cubes": "cube", "cubic block": "cube", "box shaped part": "cube",
+        "cube": "cube", "cubes": "cube", "cubic block": "cube", "cubic": "cube", "box shaped part": "cube",
         "box shaped block": "cube", "box shaped": "cube", "dice": "cube", "die": "cube",
-        "cylinder": "cylinder", "cylinders": "cylinder", "cylindrical part": "cylinder", "can": "cylinder",
+        "cylinder": "cylinder", "cylinders": "cylinder", "cylindrical part": "cylinder", "cylindrical": "cylinder", "can": "cylinder",
         "tube": "cylinder", "round peg": "cylinder", "roller": "cylinder", "canister": "cylinder",
         "block": "block", "blocks": "block", "brick": "block", "bricks": "block", "bar": "block",
         "cuboid": "block", "slab": "block", "rectangular block": "block",
@@ -211,6 +211,7 @@ side please task job simply over there place it's spot top area then
 comes come coming arrives arrive arriving lower stick hold holding wait release let go gets goes
 should needs needed want wanted would like able mind down for me moment yourself there thats below
 belongs belong then afterwards later
+rectangular round square metal metallic plastic wooden
 """.split())
 
 #: Japanese endings, politeness and function morphemes: known, never counted as unknown.
