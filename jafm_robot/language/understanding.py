@@ -194,7 +194,7 @@ def _lexicon(lang: str) -> dict[str, tuple[str, str]]:
 def _en_fuzzy_targets() -> dict[str, tuple[str, str]]:
     """Single English content words a typo may be corrected to (>= 4 letters; not filler)."""
     return {w: kv for w, kv in _lexicon("en").items() if " " not in w and len(w) >= 4
-            and kv[0] not in ("FILLER", "UNSERVED", "OOV_COLOR", "OOV_SHAPE")}  # a typo never refuses
+            and kv[0] not in ("FILLER", "PREP", "UNSERVED", "OOV_COLOR", "OOV_SHAPE")}  # never refuses
 
 
 def _edit1(a: str, b: str) -> bool:
