@@ -24,6 +24,7 @@ VERBS: dict[str, str] = {
     "run": "run_cmd",
     "bench": "bench",
     "bringup": "bringup",
+    "understand": "understand",
 }
 
 

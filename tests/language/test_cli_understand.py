@@ -1,0 +1,43 @@
+"""``jafm-robot understand`` through the CLI entry point: JSON on stdout, exit 0 / 3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jafm_robot.cli.main import main
+from jafm_robot.paths import shipped_policy
+
+pytestmark = pytest.mark.skipif(shipped_policy() is None, reason="no shipped policy under models/")
+
+
+@pytest.mark.parametrize("text,lang", [("put the red cube in the blue bin", "en"), ("青い箱に赤いキューブを入れてください", "ja")])
+def test_accepted(text: str, lang: str, capsys) -> None:
+    assert main(["understand", text]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["understood"] is True and out["task"] == "PickPlace" and out["language"] == lang
+    assert out["part"] == {"color": "red", "shape": "cube"} and out["bin"] == "blue" and out["base"] is None
+    assert 0 < out["confidence"] <= 1
+    assert out["canonical"] == {"en": "put the red cube in the blue bin", "ja": "赤いキューブを青い箱に入れて"}
+
+
+@pytest.mark.parametrize("argv,code", [
+    (["weld the bracket"], "unserved_task"),
+    (["赤いキューブを青いブロックの上に積んで"], "unserved_task"),  # Stack: the shipped policy serves PickPlace only
+    (["--scene-parts", "red cube,green cylinder", "紫のボルトを青い箱に入れて"], "absent_part"),
+    (["--scene-parts", "red cube,green cylinder", "put the purple bolt in the blue bin"], "absent_part"),
+    (["把红色方块放进蓝色箱子"], "other_language"),
+])
+def test_refused(argv: list[str], code: str, capsys) -> None:
+    assert main(["understand", *argv]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["understood"] is False and out["reason"] and out["code"] == code
+
+
+def test_bad_inputs_are_usage_errors(tmp_path, capsys) -> None:
+    assert main(["understand", "--scene-parts", "red cub", "put the red cube in the blue bin"]) == 2
+    assert main(["understand", "--policy", str(tmp_path / "none.onnx"), "put the red cube in the blue bin"]) == 2
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx file")
+    assert main(["understand", "--policy", str(bad), "put the red cube in the blue bin"]) == 2
