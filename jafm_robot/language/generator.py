@@ -26,8 +26,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from jafm_robot.language.goal import Goal, Part
-from jafm_robot.language.templates import TEMPLATES, bin_phrase, part_phrase
+from jafm_robot.language.goal import Goal, Part, slot_phrases
+from jafm_robot.language.templates import TEMPLATES
 
 __all__ = ["all_phrasings", "frames", "generate"]
 
@@ -326,15 +326,7 @@ def _noise(text: str, language: str, rng: np.random.Generator) -> str:
 
 # ------------------------------------------------------------------------------------ public
 def _env_template(task: str, language: str, goal: Goal, rng: np.random.Generator) -> str:
-    t = _pick(rng, TEMPLATES[task][language])
-    slots: dict[str, str] = {}
-    if goal.part is not None:
-        slots["part"] = slots["top"] = part_phrase(goal.part.color, goal.part.shape, language)
-    if goal.base is not None:
-        slots["base"] = part_phrase(goal.base.color, goal.base.shape, language)
-    if goal.bin is not None:
-        slots["bin"] = bin_phrase(goal.bin, language)
-    return t.format(**slots)
+    return _pick(rng, TEMPLATES[task][language]).format(**slot_phrases(goal, language))
 
 
 def generate(task: str, language: str, goal: Goal, rng: np.random.Generator, n: int) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from jafm_robot.contract import TASKS
-from jafm_robot.language.templates import COLOR_WORDS, SHAPE_WORDS, part_phrase
+from jafm_robot.language.templates import COLOR_WORDS, SHAPE_WORDS, bin_phrase, part_phrase
 
 
 class Part(NamedTuple):
@@ -94,6 +94,20 @@ COLOR_NOUNS: dict[str, dict[str, str]] = {
 }
 
 
+def slot_phrases(goal: Goal, language: str, bin_as: str = "phrase") -> dict[str, str]:
+    """The template slots a goal fills: ``part``/``top`` and ``base`` as the env writes parts
+    (``red cube`` / ``赤いキューブ``); ``bin`` as the env's bin phrase (``blue bin`` / ``青い箱``), or
+    with ``bin_as="colour"`` the colour noun only (``blue`` / ``青``)."""
+    slots: dict[str, str] = {}
+    if goal.part is not None:
+        slots["part"] = slots["top"] = part_phrase(goal.part.color, goal.part.shape, language)
+    if goal.base is not None:
+        slots["base"] = part_phrase(goal.base.color, goal.base.shape, language)
+    if goal.bin is not None:
+        slots["bin"] = COLOR_NOUNS[language][goal.bin] if bin_as == "colour" else bin_phrase(goal.bin, language)
+    return slots
+
+
 def fill(template: str, language: str, goal: Goal) -> str:
     """Fill a hand-written phrasing template with ``goal``.
 
@@ -102,13 +116,7 @@ def fill(template: str, language: str, goal: Goal) -> str:
     ``{bin}`` takes the bin's colour *noun* only (``blue`` / ``青``), so the template itself chooses
     the bin word (``the {bin} basket``, ``{bin}の箱``, ``{bin}のトレイ``).
     """
-    slots: dict[str, str] = {}
-    if goal.part is not None:
-        slots["part"] = slots["top"] = part_phrase(goal.part.color, goal.part.shape, language)
-    if goal.base is not None:
-        slots["base"] = part_phrase(goal.base.color, goal.base.shape, language)
-    if goal.bin is not None:
-        slots["bin"] = COLOR_NOUNS[language][goal.bin]
+    slots = slot_phrases(goal, language, bin_as="colour")
     try:
         return template.format(**slots)
     except KeyError as e:

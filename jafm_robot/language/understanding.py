@@ -47,8 +47,8 @@ from functools import cache
 
 from jafm_robot.contract import TASKS
 from jafm_robot.language import vocabulary as V
-from jafm_robot.language.goal import Goal, Part
-from jafm_robot.language.templates import TEMPLATES, bin_phrase, part_phrase
+from jafm_robot.language.goal import Goal, Part, slot_phrases
+from jafm_robot.language.templates import TEMPLATES, part_phrase
 
 __all__ = ["Understanding", "canonical", "correct_typo", "normalize", "understand"]
 
@@ -670,12 +670,4 @@ def canonical(u: Understanding | Goal, language: str | None = None) -> str:
     if goal is None:
         raise ValueError("cannot render a refused instruction")
     lang = language or (u.language if isinstance(u, Understanding) and u.language in ("en", "ja") else "en")
-    template = TEMPLATES[goal.task][lang][0]
-    slots: dict[str, str] = {}
-    if goal.part is not None:
-        slots["part"] = slots["top"] = part_phrase(goal.part.color, goal.part.shape, lang)
-    if goal.base is not None:
-        slots["base"] = part_phrase(goal.base.color, goal.base.shape, lang)
-    if goal.bin is not None:
-        slots["bin"] = bin_phrase(goal.bin, lang)
-    return template.format(**slots)
+    return TEMPLATES[goal.task][lang][0].format(**slot_phrases(goal, lang))
