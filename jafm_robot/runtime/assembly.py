@@ -53,7 +53,9 @@ class RuntimeParams:
     ``rate_hz``: control loop rate (the safety filter's ``dt`` is its period);
     ``stale_after_s``: no fresh chunk for this long -> the safety filter brakes and holds;
     ``overlap_weight``: a new chunk's weight where it overlaps the plan in force (runtime.chunks);
-    ``blend_time``: the crossfade from the old plan to a new chunk (runtime.chunks).
+    ``blend_time``: the crossfade from the old plan to a new chunk (runtime.chunks);
+    ``apply_on_arrival``: a chunk is applied the moment it reaches the running loop, in an early
+    command on the path the next tick commits to, instead of at that tick (runtime.control_loop).
 
     The gym loop (``eval``'s ChunkExecutor) has no loop and no filter; it builds only the blender,
     through :func:`build_blender`, from the same parameters.
@@ -63,6 +65,7 @@ class RuntimeParams:
     stale_after_s: float = 0.5
     overlap_weight: float = DEFAULT_OVERLAP_WEIGHT
     blend_time: float = 0.1
+    apply_on_arrival: bool = True
 
     def __post_init__(self) -> None:
         def number(name: str) -> float:
@@ -83,6 +86,8 @@ class RuntimeParams:
         object.__setattr__(self, "stale_after_s", stale)
         object.__setattr__(self, "blend_time", blend)
         object.__setattr__(self, "overlap_weight", check_overlap_weight(self.overlap_weight))
+        if not isinstance(self.apply_on_arrival, bool):
+            raise ValueError(f"apply_on_arrival must be true or false, got {self.apply_on_arrival!r}")
 
     @property
     def period(self) -> float:
@@ -112,4 +117,4 @@ def build_control_loop(
     safety = SafetyFilter(robot_cfg, params.period, stale_after=params.stale_after_s)
     return ControlLoop(robot_cfg, params.rate_hz, read_state=read_state, send_command=send_command, safety=safety,
                        blender=build_blender(params), initial_state=initial_state,
-                       realtime_priority=realtime_priority)
+                       realtime_priority=realtime_priority, apply_on_arrival=params.apply_on_arrival)

@@ -31,7 +31,18 @@ for the whole run anyway), so later passes only scan what was allocated since (`
 **Never blocked by inference.** Chunks arrive through :meth:`submit_chunk`, a ``deque.append`` that
 is atomic under the GIL (no lock the loop could wait on); the loop drains it at the start of a tick.
 E-stop, hold and resume requests are flags consumed at the next tick, so an e-stop acts within one
-period.
+period (two when it lands between an early command and its tick, below).
+
+**A chunk applies the moment it arrives** (``apply_on_arrival``, the default). Waiting for the next
+tick would add up to one period (4 ms at 250 Hz) between a chunk and the first command that reflects
+it. So :meth:`submit_chunk` wakes the loop out of its sleep, and :meth:`step_early` computes the
+*next* tick at once -- the chunk taken into the blender exactly as that tick would take it, the
+reference sampled at the tick's time, the safety filter stepped to it -- and sends now the point of
+the straight segment from the last command to that tick's command that is due now. At the tick the
+loop sends the command it already committed to. The path of commands is therefore the one the
+fixed-rate loop would have produced (same limits, same filter, no jump); the arm only hears of
+the chunk up to a period earlier, in an extra sample on a segment it was going to follow anyway.
+Hosts that call ``step(t)`` from their own timer never see early commands.
 
 ``step(t)`` is the whole tick without threads or clocks, for deterministic tests and for hosts that
 have their own timer (a ROS timer, the simulator's step).
@@ -133,6 +144,7 @@ class ControlLoop:
         cpu_affinity: set[int] | None = None,
         realtime_priority: int | None = None,
         stats_window: int = 120_000,
+        apply_on_arrival: bool = True,
     ) -> None:
         if not (0 < rate_hz <= 2000):
             raise ValueError(f"rate_hz must be in (0, 2000], got {rate_hz}")
@@ -154,7 +166,12 @@ class ControlLoop:
         self.freeze_gc = freeze_gc
         self.cpu_affinity = cpu_affinity
         self.realtime_priority = realtime_priority
-        self._inbox: deque[ActionChunk] = deque(maxlen=8)
+        self.apply_on_arrival = bool(apply_on_arrival)
+        self._inbox: deque[tuple[ActionChunk, float]] = deque(maxlen=8)  # (chunk, submit time)
+        self._wake = threading.Event()  # set by submit_chunk: the sleeping loop applies it at once
+        self._committed: np.ndarray | None = None  # the next tick's command, sent early in part
+        self._applied_at: list[float] = []  # submit times of chunks taken in, until a command goes out
+        self.early_commands = 0
         self._estop_req = False
         self._reset_req = False
         self._hold = False
@@ -168,14 +185,19 @@ class ControlLoop:
         self.chunks_received = 0
         self._period_err = _Ring(stats_window)
         self._chunk_age = _Ring(stats_window)
+        self._apply_latency = _Ring(10_000)  # chunk submitted -> first command that reflects it
         self._last_tick_t: float | None = None
         self.error: BaseException | None = None
         self.realtime = False
 
     # ---------------------------------------------------------------------------------- other threads
     def submit_chunk(self, chunk: ActionChunk) -> None:
-        """Hand a chunk to the loop (any thread; never blocks; the oldest is dropped if 8 wait)."""
-        self._inbox.append(chunk)
+        """Hand a chunk to the loop (any thread; never blocks; the oldest is dropped if 8 wait).
+
+        With ``apply_on_arrival`` the running loop takes it in at once (:meth:`step_early`)."""
+        self._inbox.append((chunk, self.clock()))
+        if self.apply_on_arrival:
+            self._wake.set()
 
     def estop(self) -> None:
         """Latch the e-stop: from the next tick the arm decelerates at its limits and stays stopped."""
@@ -206,26 +228,14 @@ class ControlLoop:
         self.safety.reset(q0)
         self.blender.reset(self.safety.q)
         self._last_tick_t = None
+        self._committed = None
         self._started = True
 
-    def step(self, t: float) -> np.ndarray:
-        """One tick at time ``t``: take in chunks, sample the reference, filter, send; returns the command."""
-        if not self._started:
-            self.reset(t)
+    def _take_in(self, t: float) -> None:
+        """Drain the inbox into the blender for the tick at ``t`` (anchored at the last command)."""
         sf = self.safety
-        if self._estop_req:
-            self._estop_req = False
-            sf.estop()
-        if self._reset_req:
-            self._reset_req = False
-            sf.reset_estop()
-            self._resync = True
-        if self._resync:  # forget the old plan: hold where the arm is now until a fresh chunk
-            self._resync = False
-            self.blender.reset(sf.q)
-            sf.last_fresh = None
         while self._inbox:
-            chunk = self._inbox.popleft()
+            chunk, submitted = self._inbox.popleft()
             self.chunks_received += 1
             if sf.estopped or self._hold:
                 continue
@@ -233,11 +243,46 @@ class ControlLoop:
             t_cmd = self._last_tick_t if self._last_tick_t is not None else t
             if self.blender.add(chunk, t_cmd, sf.q, sf.v):
                 sf.feed(t)
-        ref = self.blender.sample(t)
-        cmd = sf.step(t, None if ref is None else ref[0], None if ref is None else ref[1], hold=self._hold)
+                self._applied_at.append(submitted)
+
+    def _sent(self, cmd: np.ndarray) -> None:
         if self.send_command is not None:
             self.send_command(cmd)
         self.last_command = cmd
+        if self._applied_at:
+            now = self.clock()
+            for submitted in self._applied_at:
+                self._apply_latency.add(now - submitted)
+            self._applied_at.clear()
+
+    def step(self, t: float) -> np.ndarray:
+        """One tick at time ``t``: take in chunks, sample the reference, filter, send; returns the command.
+
+        After :meth:`step_early` the tick sends the command committed there (flags and chunks that
+        came in since wait for the next tick)."""
+        if not self._started:
+            self.reset(t)
+        sf = self.safety
+        if self._committed is not None:
+            cmd, self._committed = self._committed, None
+            if self._inbox and self.apply_on_arrival:
+                self._wake.set()  # chunks that came in after the early command: apply them next
+        else:
+            if self._estop_req:
+                self._estop_req = False
+                sf.estop()
+            if self._reset_req:
+                self._reset_req = False
+                sf.reset_estop()
+                self._resync = True
+            if self._resync:  # forget the old plan: hold where the arm is now until a fresh chunk
+                self._resync = False
+                self.blender.reset(sf.q)
+                sf.last_fresh = None
+            self._take_in(t)
+            ref = self.blender.sample(t)
+            cmd = sf.step(t, None if ref is None else ref[0], None if ref is None else ref[1], hold=self._hold)
+        self._sent(cmd)
         if self._last_tick_t is not None:
             self._period_err.add(t - self._last_tick_t - self.period)
         self._last_tick_t = t
@@ -246,6 +291,26 @@ class ControlLoop:
             self._chunk_age.add(age)
         self.ticks += 1
         return cmd
+
+    def step_early(self, t: float, t_next: float) -> np.ndarray | None:
+        """Apply waiting chunks now, between the last tick and the tick at ``t_next`` (see the module
+        docstring): commit ``t_next``'s command and send the point of the segment towards it due at
+        ``t``. None (nothing sent) when there is nothing to apply or a flag (e-stop, hold, reset)
+        waits for the tick, which handles it as always."""
+        t_prev = self._last_tick_t
+        if (self._committed is not None or not self._inbox or t_prev is None or not (t_prev <= t < t_next)
+                or self._estop_req or self._reset_req or self._resync or self._hold or self.safety.estopped):
+            return None
+        sf = self.safety
+        q_prev = sf.q.copy()
+        self._take_in(t_next)
+        ref = self.blender.sample(t_next)
+        self._committed = sf.step(t_next, None if ref is None else ref[0], None if ref is None else ref[1])
+        frac = (t - t_prev) / (t_next - t_prev)
+        early = q_prev + frac * (self._committed - q_prev)
+        self._sent(early)
+        self.early_commands += 1
+        return early
 
     # ----------------------------------------------------------------------------------------- thread
     def start(self) -> None:
@@ -284,17 +349,24 @@ class ControlLoop:
         clock, period, margin = self.clock, self.period, self.spin_margin
         short = self.gil_switch_interval or sys.getswitchinterval()
         shield = self.gil_shield
+        early = self.apply_on_arrival
         setswitch = sys.setswitchinterval
         t0 = clock()
         k = 1
         try:
             while not self._stop.is_set():
                 deadline = t0 + k * period
-                rest = deadline - clock() - margin
-                if rest > 0:
+                while (rest := deadline - clock() - margin) > 0:
                     if shield:
                         setswitch(short)
-                    time.sleep(rest)
+                    if not early:
+                        time.sleep(rest)
+                        break
+                    if self._wake.wait(rest):  # a chunk arrived: apply it now, then sleep on
+                        self._wake.clear()
+                        if shield:
+                            setswitch(_SHIELD_INTERVAL)
+                        self.step_early(clock(), deadline)
                 if shield:
                     setswitch(_SHIELD_INTERVAL)
                 while clock() < deadline:
@@ -332,6 +404,11 @@ class ControlLoop:
                 period_mean_error_us=float(pe.mean() * 1e6),
                 jitter_us=float(pe.std() * 1e6),
             )
+        applied = self._apply_latency.values()
+        if applied.size:
+            out.update(chunk_apply_p50_ms=float(np.percentile(applied, 50) * 1e3),
+                       chunk_apply_p99_ms=float(np.percentile(applied, 99) * 1e3))
+        out["early_commands"] = self.early_commands
         if ages.size:
             out.update(chunk_age_p50_ms=float(np.percentile(ages, 50) * 1e3), chunk_age_max_ms=float(ages.max() * 1e3))
         out.update(self.blender.stats())
@@ -348,5 +425,6 @@ class ControlLoop:
     def clear_stats(self) -> None:
         self._period_err.clear()
         self._chunk_age.clear()
+        self._apply_latency.clear()
         self.misses = 0
         self.ticks = 0
