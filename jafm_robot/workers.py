@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -119,6 +120,23 @@ def _has_auth_token() -> bool:
 
     return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
                 or (Path.home() / ".ray" / "auth_token").is_file())
+
+
+@contextmanager
+def session(cluster: Cluster) -> Iterator[None]:
+    """Keep one Ray instance up across several :func:`run_ordered` calls (several evaluations in
+    one command start Ray once); nothing happens for an in-process cluster."""
+    if not cluster.parallel:
+        yield
+        return
+    started = _connect(cluster)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 @dataclass

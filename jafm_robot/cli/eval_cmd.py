@@ -26,6 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the experts; the default before session 6)")
     p.add_argument("--no-verify", action="store_true", help="ONNX without a model card (skips the sha256 check)")
     p.add_argument("--card", action="store_true", help="store the result in the ONNX file's model card")
+    p.add_argument("--phrasings", default=None, metavar="FILE",
+                   help="TSV 'lang<TAB>template' with {part} {bin} {top} {base} slots filled from each seed's goal "
+                        "({bin}: the colour noun, blue / 青): the env's templates, then every phrasing of --lang, on "
+                        "the same seeds; success per phrasing and the drop from the templates")
+    p.add_argument("--no-grounding", action="store_true",
+                   help="feed the instruction to the network as it is, without the instruction gate (what the "
+                        "policy alone makes of the text; every host grounds it)")
     add_workers_arguments(p)
 
 
@@ -39,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy, verify=not args.no_verify)
     spec = EvalSpec(policy=str(args.policy), task=args.task, language=args.lang, verify=not args.no_verify,
                     replan_every=args.replan_every, overlap_weight=args.overlap_weight, execution=args.execution,
-                    max_steps=args.max_steps)
+                    max_steps=args.max_steps, grounding=not args.no_grounding)
+    if args.phrasings is not None:
+        return _run_phrasings(args, spec, cluster)
     res = evaluate(spec, args.episodes, args.seed, video=args.video, cluster=cluster, policy=policy)
     res["policy"] = str(args.policy)
     lo, hi = res["ci95"]
@@ -60,4 +69,37 @@ def run(args: argparse.Namespace) -> int:
         if not update_card_entries(args.policy, [("success", key, summary),
                                                  ("commands", f"eval {key}", shlex.join(["jafm-robot", *sys.argv[1:]]))]):
             print(f"--card: {args.policy} has no model card beside it; nothing stored")
+    return 0
+
+
+def read_phrasings(path: str, language: str) -> list[str]:
+    """The ``lang<TAB>template`` lines of ``path`` for ``language`` (blank lines and ``#`` comments skipped)."""
+    from pathlib import Path
+
+    out = []
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        lang, sep, template = line.partition("\t")
+        if not sep or lang.strip() not in ("en", "ja") or not template.strip():
+            raise ValueError(f"--phrasings {path}:{i}: expected 'lang<TAB>template', got {line!r}")
+        if lang.strip() == language:
+            out.append(template.strip())
+    return out
+
+
+def _run_phrasings(args: argparse.Namespace, spec, cluster) -> int:
+    from jafm_robot.cli.common import write_json
+    from jafm_robot.training.evaluate import evaluate_phrasings
+
+    phrasings = read_phrasings(args.phrasings, args.lang)
+    res = evaluate_phrasings(spec, phrasings, args.episodes, args.seed, cluster=cluster)
+    t, ph = res["templates"], res["phrasings"]
+    print(f"{args.task}/{args.lang}: templates {t['successes']}/{t['episodes']} = {t['success_rate']:.0%}; "
+          f"{len(phrasings)} phrasings {ph['successes']}/{ph['episodes']} = {ph['success_rate']:.0%} "
+          f"(95% CI {ph['ci95'][0]:.0%}-{ph['ci95'][1]:.0%}), drop {res['drop'] * 100:+.1f} points, "
+          f"refused {ph['refused']}")
+    for row in res["per_phrasing"]:
+        print(f"  {row['successes']:>3}/{row['episodes']:<3} refused {row['refused']:>2}  {row['phrasing']}")
+    write_json(args.json, res)
     return 0

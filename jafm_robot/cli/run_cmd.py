@@ -28,7 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", required=True, help="ONNX policy file (its model card must sit beside it)")
     p.add_argument("--task", default="PickPlace")
     p.add_argument("--lang", default="en", help="en, ja or en,ja (episodes alternate)")
-    p.add_argument("--instruction", default=None, help="override the task's instruction text")
+    p.add_argument("--instruction", default=None,
+                   help="your own instruction instead of the task's (any wording, English or Japanese); what cannot "
+                        "be grounded is refused: the arm holds, the reason is printed, exit 3")
     p.add_argument("--episodes", type=int, default=1)
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--rate", type=float, default=500.0, help="control loop rate in Hz (up to 1000)")
@@ -107,9 +109,13 @@ def run(args: argparse.Namespace) -> int:
                                     video_hz=10.0 if args.video else 0.0, trace_hz=10.0 if args.trace else 0.0)
             episodes.append(ep)
             print(episode_row(ep), flush=True)
+            if ep.refused:
+                print(f"  refused ({ep.understood.get('code')}): {ep.understood.get('reason')}; the arm held "
+                      f"(largest joint excursion {ep.hold_motion_rad * 1e3:.2f} mrad)", flush=True)
             if args.video:
                 frames.extend(episode_frames(ep))
     summary = summarize_runs(episodes, task=args.task, seed=args.seed, policy=args.policy,
+                             refused=sum(e.refused for e in episodes),
                              loop_rate=args.rate, replan_every=runner.replan_every,
                              overlap_weight=runner.overlap_weight,
                              wall_s=time.perf_counter() - t0)
@@ -124,4 +130,4 @@ def run(args: argparse.Namespace) -> int:
     if args.video and frames:
         write_video(args.video, frames, fps=10, pad_odd=True)
         print(f"video: {args.video}")
-    return 0
+    return 3 if episodes and all(e.refused for e in episodes) else 0

@@ -28,6 +28,7 @@ from jafm_robot.robots.config import load_robot_config
 from jafm_robot.runtime.assembly import RuntimeParams, build_control_loop, watchdog_timeout
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, default_replan_every, replan_rate_hz
 from jafm_robot.runtime.engine import PolicyEngine
+from jafm_robot.runtime.grounding import InstructionGate
 from jafm_robot.runtime.inference import AsyncPolicyRunner
 
 
@@ -46,9 +47,24 @@ class RunEpisode:
     video: list[np.ndarray] = field(default_factory=list)
     trace: dict[str, np.ndarray] = field(default_factory=dict)
     outcome: str = ""  # "success" or how the episode failed (task.failure_mode, privileged state)
+    understood: dict[str, Any] = field(default_factory=dict)  # the instruction gate's readout
+    refused: bool = False  # the instruction was not grounded: the arm held instead of acting
+    hold_motion_rad: float | None = None  # refused: the largest joint excursion while holding
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("video", "trace")}
+
+
+#: simulated seconds a refused episode holds the arm (and measures that it did) before it ends
+REFUSAL_HOLD_S = 3.0
+
+
+def _excursion(trace: dict[str, np.ndarray], start: np.ndarray) -> float:
+    """The largest joint angle excursion from ``start`` over a trace (rad; arm joints only)."""
+    states = np.asarray(trace.get("state", np.zeros((0, len(start)))), np.float64)
+    if not len(states):
+        return float("nan")
+    return float(np.max(np.abs(states[:, :7] - np.asarray(start, np.float64)[:7])))
 
 
 class RealtimeRunner:
@@ -80,6 +96,7 @@ class RealtimeRunner:
         self.overlap_weight = self.params.overlap_weight  # as eval's ChunkExecutor averages overlaps
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
+        self.gate = InstructionGate(meta.tasks, meta.languages)
         self._instruction = np.zeros(128, np.uint8)
         self._last_obs_seq = -1
 
@@ -103,9 +120,14 @@ class RealtimeRunner:
             opts["instruction"] = instruction
         reset = self.sim.reset(seed, opts)
         info = reset["info"]
-        self._instruction = encode_instruction(info["instruction_text"])
+        # understood once, here: the network gets the canonical text of the goal, or nothing at all
+        grounding = self.gate.ground(info["instruction_text"], reset["scene_parts"], reset["scene_bins"])
+        self._instruction = encode_instruction(grounding.feed or "")
         self._last_obs_seq = -1
         limit = time_limit or self.sim.info["max_episode_steps"] * self.sim.info["action_dt"]
+        if grounding.refused:  # hold the arm where it is for a while, and say why
+            limit = min(limit, REFUSAL_HOLD_S)
+            trace_hz = max(trace_hz, 20.0)
 
         loop = build_control_loop(self.cfg, self.params, send_command=self.sim.slots.write_command,
                                   initial_state=np.asarray(reset["state"], np.float64), realtime_priority=20)
@@ -114,12 +136,14 @@ class RealtimeRunner:
         runner = AsyncPolicyRunner(self.engine, self._observation, loop.submit_chunk, rate_hz=self.policy_rate,
                                    realtime_priority=10)
         loop.start()
-        runner.start()
+        if not grounding.refused:
+            runner.start()
         t0 = time.monotonic()
         try:
             res = self.sim.run(limit, camera_hz=self.camera_hz, video_hz=video_hz, trace_hz=trace_hz)
         finally:
-            runner.stop()
+            if not grounding.refused:
+                runner.stop()
             loop.stop()
         if loop.error is not None:
             raise RuntimeError(f"control loop failed: {loop.error!r}")
@@ -133,7 +157,10 @@ class RealtimeRunner:
             sim=res.report | {"frames": res.frames_published, "commands_applied": res.commands_applied},
             video=res.video,
             trace=res.trace,
-            outcome=res.outcome,
+            outcome=f"refused: {grounding.reason}" if grounding.refused else res.outcome,
+            understood=grounding.readout(),
+            refused=grounding.refused,
+            hold_motion_rad=_excursion(res.trace, reset["state"]) if grounding.refused else None,
         )
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from jafm_robot.envs.realtime import RealtimeStepper
 from jafm_robot.hosts.shm import Layout, SharedSlots
+from jafm_robot.runtime.grounding import scene_of
 
 
 @dataclass
@@ -61,7 +62,9 @@ def _child(conn: Any, shm_name: str, image_size: int, env_kwargs: dict[str, Any]
                     slots.write_state(obs["state"], now)
                     slots.write_obs(obs["image"], obs["wrist_image"], obs["state"], now)
                     slots.write_command(env.target)
-                    conn.send(("ok", {"info": info, "state": obs["state"], "instruction": obs["instruction"]}))
+                    parts, bins = scene_of(env)  # what is on the table, for the instruction gate
+                    conn.send(("ok", {"info": info, "state": obs["state"], "instruction": obs["instruction"],
+                                      "scene_parts": parts, "scene_bins": bins}))
                 elif msg[0] == "run":
                     conn.send(("ok", _run_realtime(env, slots, **msg[1])))
                 else:

@@ -24,7 +24,8 @@ import numpy as np
 from jafm_robot.envs.rollout import EpisodeResult
 from jafm_robot.policies.inference import ChunkExecutor, LoadedPolicy, load_policy
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, default_replan_every
-from jafm_robot.workers import Cluster, run_all
+from jafm_robot.runtime.grounding import GroundedPolicy, InstructionGate, scene_of
+from jafm_robot.workers import Cluster, run_all, session
 
 
 class _TimedPolicy:
@@ -64,6 +65,8 @@ class EvalSpec:
     execution: str = "runtime"
     max_steps: int | None = None
     render: bool = False
+    grounding: bool = True  # the instruction passes the policy's InstructionGate, as in every host
+    phrasing: str | None = None  # a template with {part} {bin} {top} {base} slots instead of the env's text
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,12 @@ class EvalWorker:
         self.timed = _TimedPolicy(policy)
         self.env = make_env(spec.task, policy.meta.image_size, render_mode="rgb_array" if spec.render else None,
                             action_interpolation="linear" if spec.execution == "runtime" else "hold")
-        self.executor = ChunkExecutor(self.timed, spec.replan_every, overlap_weight=spec.overlap_weight)  # type: ignore[arg-type]
+        self.grounded: GroundedPolicy | None = None
+        inner: Any = self.timed
+        if spec.grounding:
+            gate = InstructionGate(policy.meta.tasks or (spec.task,), policy.meta.languages)
+            self.grounded = inner = GroundedPolicy(self.timed, gate, scene=lambda: scene_of(self.env))
+        self.executor = ChunkExecutor(inner, spec.replan_every, overlap_weight=spec.overlap_weight)
 
     def __call__(self, job: tuple[int, bool]) -> EpisodeRun:
         from jafm_robot.envs.rollout import rollout
@@ -95,8 +103,19 @@ class EvalWorker:
         seed, want_video = job
         frames: list[np.ndarray] | None = [] if want_video else None
         self.timed.ms = []
+        options = None
+        if self.spec.phrasing is not None:  # the same seed's goal, in the phrasing's words
+            from jafm_robot.language import Goal, fill
+
+            self.env.reset(seed=seed, options={"language": self.spec.language})
+            goal = Goal.from_env(self.spec.task, self.env.unwrapped.task.goal)
+            options = {"instruction": fill(self.spec.phrasing, self.spec.language, goal)}
+        if self.grounded is not None:
+            self.grounded.reset()
         result = rollout(self.env, self.executor, seed, self.spec.language, video_frames=frames,
-                         max_steps=self.spec.max_steps)
+                         max_steps=self.spec.max_steps, options=options)
+        if self.grounded is not None and self.grounded.last is not None:
+            result.info["grounding"] = self.grounded.last.readout()
         return EpisodeRun(result, self.timed.ms, frames)
 
     def close(self) -> None:
@@ -166,5 +185,39 @@ def evaluate(
         inference_ms={"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
                       "n": int(sum(len(r.inference_ms) for r in runs))},
         per_episode=[r.to_dict() for r in results],
+        grounding=spec.grounding,
+        phrasing=spec.phrasing,
+        refused=sum(bool(r.info.get("grounding", {}).get("refused")) for r in results),
         **cluster.describe(),
     )
+
+
+def evaluate_phrasings(spec: EvalSpec, phrasings: list[str], episodes: int, seed: int,
+                       cluster: Cluster | None = None, progress: bool = True) -> dict[str, Any]:
+    """The env's own templates, then each phrasing, on the same seeds: success per phrasing and
+    its drop from the templates (what ``eval --phrasings FILE`` reports). One worker pool serves
+    them all, so Ray starts once."""
+    from jafm_robot.reporting import wilson_interval
+
+    if not phrasings:
+        raise ValueError("--phrasings: no phrasing for this language")
+    cluster = cluster or Cluster()
+    rows = []
+    with session(cluster):
+        templates = evaluate(spec, episodes, seed, progress=progress, cluster=cluster)
+        runs = [evaluate(EvalSpec(**{**asdict(spec), "phrasing": text}), episodes, seed, progress=progress,
+                         cluster=cluster) for text in phrasings]
+    for text, res in zip(phrasings, runs, strict=True):
+        rows.append({"phrasing": text, "episodes": res["episodes"], "successes": res["successes"],
+                     "success_rate": res["success_rate"], "ci95": res["ci95"], "refused": res["refused"],
+                     "drop": templates["success_rate"] - res["success_rate"],
+                     "per_episode": [{k: r[k] for k in ("seed", "instruction", "success", "steps")} |
+                                     {"grounding": r["info"].get("grounding")} for r in res["per_episode"]]})
+    n = sum(r["episodes"] for r in rows)
+    k = sum(r["successes"] for r in rows)
+    return {"task": spec.task, "language": spec.language, "seed": seed, "episodes_per_phrasing": episodes,
+            "templates": {key: templates[key] for key in ("episodes", "successes", "success_rate", "ci95", "refused")},
+            "phrasings": {"episodes": n, "successes": k, "success_rate": k / n, "ci95": list(wilson_interval(k, n)),
+                          "refused": sum(r["refused"] for r in rows)},
+            "drop": templates["success_rate"] - k / n, "per_phrasing": rows, "policy": spec.policy,
+            "grounding": spec.grounding, **cluster.describe()}
