@@ -104,7 +104,11 @@ class PolicyNodeParams:
 
     model: str = ""  # "" = the shipped default under models/
     provider: str = "auto"  # ONNX Runtime execution provider: auto, cpu, cuda, tensorrt
-    # inference requests per second; 0 = the model's own rhythm, one inference every
+    # when to infer (runtime.inference): "frame" = as soon as a fresh frame (every camera the model
+    # uses) arrives and the engine is idle, at most max_rate_hz; "timer" = at rate_hz on the newest frame
+    trigger: str = "frame"
+    max_rate_hz: float = 0.0  # frame trigger: inferences per second at most; 0 = no cap but the engine's speed
+    # timer trigger: inference requests per second; 0 = the model's own rhythm, one inference every
     # runtime.chunks.default_replan_every(chunk_len) action points, as in eval and run
     rate_hz: float = 0.0
     instruction: str = ""  # until one arrives on /instruction ("" = wait)
@@ -118,6 +122,10 @@ class PolicyNodeParams:
             _positive(k, getattr(self, k))
         if not (self.rate_hz >= 0 and math.isfinite(self.rate_hz)):
             raise ParamError(f"rate_hz must be >= 0 (0 = from the model), got {self.rate_hz}")
+        if not (self.max_rate_hz >= 0 and math.isfinite(self.max_rate_hz)):
+            raise ParamError(f"max_rate_hz must be >= 0 (0 = no cap), got {self.max_rate_hz}")
+        if self.trigger not in ("frame", "timer"):
+            raise ParamError(f"trigger must be frame or timer, got {self.trigger!r}")
         if self.provider not in ("auto", "cpu", "cuda", "tensorrt"):
             raise ParamError(f"provider must be auto, cpu, cuda or tensorrt, got {self.provider!r}")
 
@@ -133,6 +141,8 @@ class ControllerNodeParams:
     chunk_timeout_s: float = 1.5  # no fresh chunk for this long (policy dead): hold
     # a new chunk's weight where it overlaps the plan in force (runtime.chunks; 1 = no averaging)
     overlap_weight: float = DEFAULT_OVERLAP_WEIGHT
+    # a chunk is applied the moment it arrives (an early command on the next tick's path), not at that tick
+    apply_on_arrival: bool = True
     diagnostics_rate_hz: float = 1.0
 
     def validate(self) -> None:
@@ -144,7 +154,7 @@ class ControllerNodeParams:
         """The runtime assembly's parameters (loop rate, watchdog timeout, overlap weight) of this node."""
         try:
             return RuntimeParams(rate_hz=self.rate_hz, stale_after_s=self.chunk_timeout_s,
-                                 overlap_weight=self.overlap_weight)
+                                 overlap_weight=self.overlap_weight, apply_on_arrival=self.apply_on_arrival)
         except ValueError as e:
             raise ParamError(str(e)) from None
 

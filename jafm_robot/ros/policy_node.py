@@ -13,11 +13,19 @@ timeout), which is what the arm should do when its policy is blind.
 
 Chunks are stamped with the *image's* stamp (the observation time) so the controller can place the
 points in time and drop chunks from old observations.
+
+When to infer (``trigger``, runtime.inference): ``frame`` (the default) infers the moment a fresh
+frame has arrived from every camera the model uses and the engine is idle, at most ``max_rate_hz``;
+frames that come while the engine is busy are dropped but the newest, and counted
+(``frames_dropped`` in ``/diagnostics``). ``timer`` infers at ``rate_hz`` on the newest frame, so a
+frame waits up to one period. ``bench ros`` measured the difference (frame -> first command):
+see docs/results.md.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +103,8 @@ class PolicyNode(Node):
         self.throttle = diag.Throttle()
         self.rates = {k: diag.RateMeter() for k in ("image", "wrist", "state", "chunk")}
         self.latency = diag.LatencyStats()  # observation stamp -> chunk published
+        self.transport = diag.LatencyStats()  # image stamp -> image callback (DDS + executor)
+        self.convert = diag.LatencyStats()  # image message -> NumPy
         self.counts = {"chunks": 0, "bad_image": 0, "bad_state": 0, "stale": 0, "errors": 0, "lang": 0}
 
         inputs = MutuallyExclusiveCallbackGroup()
@@ -106,12 +116,14 @@ class PolicyNode(Node):
         self.pub_chunk = self.create_publisher(JointTrajectory, qos.ACTION_CHUNK, qos.CHUNK)
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
 
-        # Inference in the runtime's runner thread (paced at rate_hz, skips a frame it already saw).
+        # Inference in the runtime's runner thread: on each fresh frame set (trigger=frame) or paced
+        # at rate_hz (trigger=timer); either way it skips a frame it already saw.
         from jafm_robot.runtime.chunks import replan_rate_hz
-        from jafm_robot.runtime.inference import AsyncPolicyRunner
+        from jafm_robot.runtime.inference import AsyncPolicyRunner, FrameSync
 
         self._closing = False
         self.rate_hz = self.p.rate_hz or replan_rate_hz(self.engine.action_dt, self.engine.chunk_len)
+        self._sync = FrameSync(["image", "wrist_image"] if self.use_wrist else ["image"])
         self.runner = AsyncPolicyRunner(
             self.engine,
             self._get_observation,
@@ -119,13 +131,17 @@ class PolicyNode(Node):
             rate_hz=self.rate_hz,
             max_obs_age=self.p.max_obs_age_s,
             clock=self._now,
+            trigger=self.p.trigger,
+            max_rate_hz=self.p.max_rate_hz,
         )
         self.runner.start()
         timers = MutuallyExclusiveCallbackGroup()
         self.create_timer(1.0 / self.p.diagnostics_rate_hz, self._publish_diagnostics, callback_group=timers)
+        pace = (f"on every frame (at most {self.p.max_rate_hz:g} Hz)" if self.p.max_rate_hz else "on every frame") \
+            if self.p.trigger == "frame" else f"@ {self.rate_hz:g} Hz"
         self.get_logger().info(
             f"policy_node: {path.name} on {self.engine.provider}, cameras={list(self.engine.cameras)}, "
-            f"chunk={self.engine.chunk_len}x{self.engine.action_dt}s @ {self.rate_hz:g} Hz"
+            f"chunk={self.engine.chunk_len}x{self.engine.action_dt}s, inferring {pace}"
         )
 
     # -------------------------------------------------------------------------------------- inputs
@@ -135,26 +151,33 @@ class PolicyNode(Node):
             self.get_logger().warning(f"{text} (holding; {n} similar suppressed)")
 
     def _on_image(self, msg: Image) -> None:
-        self.rates["image"].tick()
-        try:
-            img = image_to_numpy(msg, expected_size=self.size)
-        except ConversionError as e:
-            self.counts["bad_image"] += 1
-            self._warn("bad_image", f"rejected {qos.IMAGE}: {e}")
-            return
-        with self._lock:
-            self._image = (stamp_to_sec(msg.header.stamp), img)
+        self._take_image(msg, "image", "bad_image", qos.IMAGE)
 
     def _on_wrist(self, msg: Image) -> None:
-        self.rates["wrist"].tick()
+        self._take_image(msg, "wrist_image", "bad_wrist", qos.WRIST_IMAGE)
+
+    def _take_image(self, msg: Image, camera: str, bad_key: str, topic: str) -> None:
+        """Either camera's callback: convert (a view on the message's buffer, no copy for rgb8), keep
+        the newest, and in frame mode wake the runner once every camera has a fresh frame."""
+        arrival = time.monotonic()
+        self.rates["wrist" if camera == "wrist_image" else "image"].tick()
+        stamp = stamp_to_sec(msg.header.stamp)
+        self.transport.add(time.time() - stamp)  # stamps are ROS (system) time
         try:
             img = image_to_numpy(msg, expected_size=self.size)
         except ConversionError as e:
             self.counts["bad_image"] += 1
-            self._warn("bad_wrist", f"rejected {qos.WRIST_IMAGE}: {e}")
+            self._warn(bad_key, f"rejected {topic}: {e}")
             return
+        self.convert.add(time.monotonic() - arrival)
         with self._lock:
-            self._wrist = (stamp_to_sec(msg.header.stamp), img)
+            if camera == "image":
+                self._image = (stamp, img)
+            else:
+                self._wrist = (stamp, img)
+            frame = self._sync.update(camera, stamp)
+        if frame is not None and self.p.trigger == "frame":
+            self.runner.notify_frame(frame, arrival)
 
     def _on_state(self, msg: JointState) -> None:
         self.rates["state"].tick()
@@ -268,6 +291,19 @@ class PolicyNode(Node):
             "obs_to_chunk_p50_ms": lat["p50_ms"],
             "obs_to_chunk_p99_ms": lat["p99_ms"],
             **self.counts,
+            "trigger": self.p.trigger,
+            # where the time goes: image stamp -> callback (DDS, executor), conversion, callback ->
+            # inference start (wake), observation fetch, ONNX run (infer_*), chunk publish (handoff)
+            "image_transport_p50_ms": self.transport.summary()["p50_ms"],
+            "image_transport_p99_ms": self.transport.summary()["p99_ms"],
+            "image_convert_p50_ms": self.convert.summary()["p50_ms"],
+            **{f"runner_{k}_{q}_ms": run.get(f"{k}_{q}_ms", float("nan"))
+               for k in ("wake", "fetch", "handoff") for q in ("p50", "p99")},
+            "frames": run.get("frames", 0),  # frame trigger: complete frame sets announced to the runner
+            "frames_taken": run.get("inferences_triggered", 0),  # ... handed to the engine
+            "frames_dropped": run.get("frames_dropped", 0),  # ... replaced by a newer one while waiting
+            "frames_rate_skipped": run.get("frames_rate_skipped", 0),
+            "inferences": run.get("chunks", 0) + run.get("bad_observation", 0),
             "runner_stale": run.get("dropped_stale", 0),
             "runner_repeat": run.get("skipped_repeat", 0),
             "runner_bad_observation": run.get("bad_observation", 0),
