@@ -115,6 +115,29 @@ def _torch_forward(net: Any, obs: dict[str, np.ndarray]) -> np.ndarray:
         return net(images, torch.from_numpy(obs["state"][None]), torch.from_numpy(obs["instruction"][None])).numpy()
 
 
+def _grounded_subject(engine: Any, obs: dict[str, np.ndarray]) -> Any:
+    """One call of a host's per-frame path: decode the instruction, find its grounding (parsed once,
+    at the first call), feed the canonical text to the engine. The instruction is a real request for
+    one of the policy's tasks, so the engine runs (a refusal would skip it)."""
+    from types import SimpleNamespace
+
+    from jafm_robot.contract import encode_instruction
+    from jafm_robot.language import Goal, Part, canonical
+    from jafm_robot.runtime.grounding import GroundedPolicy, InstructionGate
+
+    meta = engine.metadata
+    task = (meta.tasks or ["PickPlace"])[0]
+    part, bin_ = (Part("red", "cube"), "blue") if task in ("PickPlace", "ConveyorPick") else (Part("red", "cube"), None)
+    goal = Goal(task, part=None if task == "Sort" else part, bin=bin_,
+                base=Part("blue", "block") if task == "Stack" else None)
+    text = canonical(goal, meta.languages[0])
+    loaded = SimpleNamespace(meta=meta, kind="onnx", chunk_len=engine.chunk_len, action_dt=engine.action_dt,
+                             predict=engine.infer)
+    grounded = GroundedPolicy(loaded, InstructionGate(meta.tasks or [task], meta.languages))
+    said = {**obs, "instruction": encode_instruction(text)}
+    return lambda: grounded.predict(said)
+
+
 def bench(policy: str | None, checkpoint: str | None, config: str, providers: list[str], iters: int, warmup: int,
           threads: int | None, block: int = 0, teacher: str | None = None) -> dict[str, Any]:
     import onnxruntime as ort
@@ -179,6 +202,9 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
             diff = float(np.max(np.abs(eng.infer(obs) - ref)))
             subjects[f"onnxruntime_{prov}"] = lambda e=eng: e.infer(obs)
             extra[f"onnxruntime_{prov}"] = {"provider": eng.provider, "max_abs_diff_vs_torch": diff}
+            if prov == "cpu":  # every host's path: the instruction gate in front of the same engine
+                subjects["onnxruntime_cpu_grounded"] = _grounded_subject(eng, obs)
+                extra["onnxruntime_cpu_grounded"] = {"provider": eng.provider}
         teacher_name = None
         if teacher:
             teacher_name, subjects[teacher_name], teacher_facts = _teacher_subject(teacher, n_threads)
@@ -202,6 +228,9 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
         if "onnxruntime_cpu" in results:
             out["speedup_p50"] = results["torch_eager_cpu"]["p50_ms"] / results["onnxruntime_cpu"]["p50_ms"]
             out["speedup_p99"] = results["torch_eager_cpu"]["p99_ms"] / results["onnxruntime_cpu"]["p99_ms"]
+        if "onnxruntime_cpu_grounded" in results:
+            out["grounding_overhead_p50"] = (results["onnxruntime_cpu_grounded"]["p50_ms"]
+                                             / results["onnxruntime_cpu"]["p50_ms"])
         if teacher_name is not None:
             # issue 6's yardstick: the deployed student (ORT on CPU) against the teacher, one run
             out["teacher"] = teacher_facts
@@ -225,6 +254,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:22s} skipped: {why}")
     if "speedup_p50" in res:
         print(f"speedup (torch eager / ORT CPU): p50 {res['speedup_p50']:.2f}x, p99 {res['speedup_p99']:.2f}x")
+    if "grounding_overhead_p50" in res:
+        print(f"instruction gate on the per-frame path: p50 x{res['grounding_overhead_p50']:.3f} of ORT CPU alone")
     if "teacher_over_student_p50" in res:
         print(f"teacher ({res['teacher']['size']}, {res['teacher_parameter_ratio']:.1f}x the parameters) / student on "
               f"ORT CPU: p50 {res['teacher_over_student_p50']:.1f}x")
@@ -232,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
     if args.card and args.policy and args.policy.endswith(".onnx"):
         from jafm_robot.policies.export import update_card
 
-        keys = ("results", "speedup_p50", "threads", "teacher", "teacher_parameter_ratio", "teacher_over_student_p50")
+        keys = ("results", "speedup_p50", "threads", "teacher", "teacher_parameter_ratio", "teacher_over_student_p50",
+                "grounding_overhead_p50")
         update_card(args.policy, "latency", {k: res[k] for k in keys if k in res})
     return 0

@@ -131,7 +131,8 @@ def _expert_demo(args: argparse.Namespace, langs: list[str]) -> int:
 
 
 def _print_table(keys: dict, episodes: list) -> None:
-    print(f"\n{'task':<14}{'lang':<6}{'episodes':>9}{'success':>9}")
+    print(f"\n{'task':<14}{'lang':<6}{'episodes':>9}{'success':>9}{'understood':>11}")
     for task, lang in keys:
         es = [e for e in episodes if e.task == task and e.language == lang]
-        print(f"{task:<14}{lang:<6}{len(es):>9}{sum(e.success for e in es) / len(es):>9.0%}")
+        print(f"{task:<14}{lang:<6}{len(es):>9}{sum(e.success for e in es) / len(es):>9.0%}"
+              f"{sum(not e.refused for e in es) / len(es):>11.0%}")

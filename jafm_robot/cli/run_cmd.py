@@ -49,13 +49,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def episode_row(ep: Any) -> str:
+    from jafm_robot.hosts.video import understood_line
+
     lp = ep.loop
     return (f"{ep.task:<12} {ep.language:<3} {ep.seed:>6} {'yes' if ep.success else 'no':<7} "
             f"{ep.sim_time:6.1f}s {lp.get('period_error_p99_us', float('nan')):9.0f} {lp.get('misses', 0):>6} "
-            f"{ep.policy.get('latency_p50_ms', float('nan')):7.2f}")
+            f"{ep.policy.get('latency_p50_ms', float('nan')):7.2f}  {understood_line(ep.understood)}")
 
 
-HEADER = f"{'task':<12} {'lng':<3} {'seed':>6} {'success':<7} {'time':>7} {'p99 err us':>9} {'misses':>6} {'inf ms':>7}"
+HEADER = (f"{'task':<12} {'lng':<3} {'seed':>6} {'success':<7} {'time':>7} {'p99 err us':>9} {'misses':>6} "
+          f"{'inf ms':>7}  instruction understood as")
 
 
 def summarize_runs(episodes: list[Any], **extra: Any) -> dict[str, Any]:

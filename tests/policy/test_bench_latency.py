@@ -24,6 +24,9 @@ def test_bench_latency_reports_both_backends(tmp_path, trained_run):
     assert ort_r["max_abs_diff_vs_torch"] <= 1e-4
     assert res["speedup_p50"] == torch_r["p50_ms"] / ort_r["p50_ms"]
     assert res["batch"] == 1 and res["threads"] == 1
+    # the hosts' per-frame path (instruction gate + the same engine) is timed in the same run
+    grounded = res["results"]["onnxruntime_cpu_grounded"]
+    assert grounded["n"] == 5 and res["grounding_overhead_p50"] == grounded["p50_ms"] / ort_r["p50_ms"]
     # no GPU here: the CUDA request is reported, not silently dropped (and run where present)
     assert "cuda" in res["skipped"] or "onnxruntime_cuda" in res["results"]
 
