@@ -101,22 +101,14 @@ def hold_chunk(pose: np.ndarray, chunk_len: int) -> np.ndarray:
     return np.repeat(np.asarray(pose, np.float32)[None, :], int(chunk_len), axis=0)
 
 
-class GroundedPolicy:
-    """A loaded policy behind an :class:`InstructionGate`: the observation's instruction is replaced
-    with the grounded feed; a refused instruction gets a chunk that holds the pose the arm had when
-    the refusal came (``last`` says what happened to the newest instruction).
+class PolicyWrapper:
+    """A loaded policy seen through a wrapper: its facts (``meta``, ``kind``, ``chunk_len``,
+    ``action_dt``) pass through, ``predict`` is the wrapper's own."""
 
-    ``scene`` (called when a new instruction arrives) gives the parts and bins on the table, or
-    ``None`` where they are not known."""
-
-    def __init__(self, policy: Any, gate: InstructionGate, scene: Any = None) -> None:
+    def __init__(self, policy: Any) -> None:
         self.policy = policy
-        self.gate = gate
-        self.scene = scene
         self.meta = policy.meta
         self.kind = policy.kind
-        self.last: Grounding | None = None
-        self._hold: np.ndarray | None = None
 
     @property
     def chunk_len(self) -> int:
@@ -125,6 +117,22 @@ class GroundedPolicy:
     @property
     def action_dt(self) -> float:
         return self.policy.action_dt
+
+
+class GroundedPolicy(PolicyWrapper):
+    """A loaded policy behind an :class:`InstructionGate`: the observation's instruction is replaced
+    with the grounded feed; a refused instruction gets a chunk that holds the pose the arm had when
+    the refusal came (``last`` says what happened to the newest instruction).
+
+    ``scene`` (called when a new instruction arrives) gives the parts and bins on the table, or
+    ``None`` where they are not known."""
+
+    def __init__(self, policy: Any, gate: InstructionGate, scene: Any = None) -> None:
+        super().__init__(policy)
+        self.gate = gate
+        self.scene = scene
+        self.last: Grounding | None = None
+        self._hold: np.ndarray | None = None
 
     def reset(self) -> None:
         """A new episode: forget the held pose and the last grounding (the scene may differ)."""

@@ -24,26 +24,16 @@ import numpy as np
 from jafm_robot.envs.rollout import EpisodeResult
 from jafm_robot.policies.inference import ChunkExecutor, LoadedPolicy, load_policy
 from jafm_robot.runtime.chunks import DEFAULT_OVERLAP_WEIGHT, default_replan_every
-from jafm_robot.runtime.grounding import GroundedPolicy, InstructionGate, scene_of
+from jafm_robot.runtime.grounding import GroundedPolicy, InstructionGate, PolicyWrapper, scene_of
 from jafm_robot.workers import Cluster, run_all, session
 
 
-class _TimedPolicy:
+class _TimedPolicy(PolicyWrapper):
     """Wraps a LoadedPolicy to collect per-inference wall times (reported beside success)."""
 
     def __init__(self, policy: LoadedPolicy) -> None:
-        self.policy = policy
-        self.meta = policy.meta
-        self.kind = policy.kind
+        super().__init__(policy)
         self.ms: list[float] = []
-
-    @property
-    def chunk_len(self) -> int:
-        return self.policy.chunk_len
-
-    @property
-    def action_dt(self) -> float:
-        return self.policy.action_dt
 
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
         t0 = time.perf_counter()
