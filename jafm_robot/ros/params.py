@@ -107,7 +107,9 @@ class PolicyNodeParams:
     # when to infer (runtime.inference): "frame" = as soon as a fresh frame (every camera the model
     # uses) arrives and the engine is idle, at most max_rate_hz; "timer" = at rate_hz on the newest frame
     trigger: str = "frame"
-    max_rate_hz: float = 0.0  # frame trigger: inferences per second at most; 0 = no cap but the engine's speed
+    # frame trigger: inferences per second at most; 0 = the model's rhythm (as rate_hz 0: the re-planning
+    # rhythm eval and run were measured with). To react to every frame, set it at or above the camera rate.
+    max_rate_hz: float = 0.0
     # timer trigger: inference requests per second; 0 = the model's own rhythm, one inference every
     # runtime.chunks.default_replan_every(chunk_len) action points, as in eval and run
     rate_hz: float = 0.0

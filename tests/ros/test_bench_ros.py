@@ -27,7 +27,30 @@ def test_probe_policy_follows_brightness_and_holds_the_arm(tmp_path: Path) -> No
 
 def test_in_process_latency_is_measured(tmp_path: Path) -> None:
     model = bench_ros.make_probe_policy(tmp_path / "probe.onnx")
-    args = argparse.Namespace(trials=2, policy_rate=30.0, control_rate=250.0, camera_rate=30.0)
+    args = argparse.Namespace(trials=2, policy_rate=30.0, max_rate=1000.0, control_rate=250.0, camera_rate=30.0)
     res = bench_ros.run_in_process(model, args)
     assert res["n"] == 2 and res["failures"] == 0
     assert 0 < res["p50_ms"] < 2000
+
+
+def test_in_process_event_driven_latency_is_measured(tmp_path: Path) -> None:
+    model = bench_ros.make_probe_policy(tmp_path / "probe.onnx")
+    args = argparse.Namespace(trials=2, policy_rate=30.0, max_rate=1000.0, control_rate=250.0, camera_rate=30.0)
+    res = bench_ros.run_in_process(model, args, trigger="frame")
+    assert res["n"] == 2 and res["failures"] == 0
+    assert res["stages_p50_ms"]["chunk_apply"] is not None  # chunks were applied on arrival
+
+
+def test_every_mode_is_reported() -> None:
+    assert set(bench_ros.MODES) == {"ros2_across_processes", "in_process", "ros2_event_driven",
+                                    "in_process_event_driven"}
+
+
+def test_breakdown_names_each_stage_and_the_rest() -> None:
+    policy = {"image_transport_p50_ms": "0.5", "image_convert_p50_ms": "0.05", "runner_wake_p50_ms": "0.1",
+              "runner_fetch_p50_ms": "0.02", "infer_p50_ms": "0.1", "runner_handoff_p50_ms": "0.3",
+              "obs_to_chunk_p50_ms": "1.2"}
+    controller = {"chunk_age_p50_ms": "2.0", "loop_chunk_apply_p50_ms": "0.2"}
+    b = bench_ros.breakdown(policy, controller, 3.0)["stages_p50_ms"]
+    assert b["chunk_dds_executor_and_conversion"] == pytest.approx(0.8)
+    assert sum(b.values()) == pytest.approx(3.0)
