@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -44,17 +45,22 @@ class FrameTrigger:
     Plain logic over times handed in (no clock, no thread), so the rule is tested without either;
     :class:`AsyncPolicyRunner` drives it under its own lock. Times are the frames' *arrival* times.
 
-    * :meth:`offer` a frame: it is dropped at once (``n_rate_skipped``) when it comes before the rate
-      gate opens, else it goes into the one-frame slot; a frame still waiting there is replaced and
-      counted as dropped (``n_dropped``): only the newest frame is worth inferring on.
-    * :meth:`take` the waiting frame when the engine is idle; :meth:`done` when inference ends.
+    * :meth:`offer` a frame: it goes into the one-frame slot, where a frame still waiting is replaced
+      and counted as dropped (``n_dropped``): only the newest frame is worth inferring on. A frame
+      that comes before the rate gate opens is skipped (``n_rate_skipped``), or held until the gate
+      opens when that is soon (below).
+    * :meth:`take` the waiting frame when the engine is idle and the gate open; :meth:`done` when
+      inference ends; :meth:`wait_time` says how long a held frame still waits for the gate.
 
-    The gate is checked on arrival, not when the engine frees up: a frame held back until the gate
-    opens would be up to one camera period old when inferred (a 10 Hz camera under a 5 Hz cap would
-    always infer on the previous frame). Each start moves the gate one period on from the slot it
-    used (``RATE_TOLERANCE`` of a period early is let through, for jitter), or from the frame's
-    arrival when that was late, so over any long window the rate stays at or below ``max_rate_hz``.
-    ``max_rate_hz = 0``: no cap, the engine's speed is the limit.
+    The gate is checked on arrival, not when the engine frees up: a frame held until the gate opens
+    would be up to one camera period old when inferred (a 10 Hz camera under a 5 Hz cap would always
+    infer on the previous frame). So an early frame is held only when the gate opens within
+    ``RATE_TOLERANCE`` of the camera's usual frame interval (median of the last ones): a frame right
+    after another one (a second camera, a burst) then still gets inferred, at once when the gate
+    opens, instead of waiting a whole camera period for the next. Each start moves the gate one period
+    on from the slot it used (``RATE_TOLERANCE`` of a period early is let through, for jitter), or
+    from the frame's arrival when that was late, so over any long window the rate stays at or below
+    ``max_rate_hz``. ``max_rate_hz = 0``: no cap, the engine's speed is the limit.
     """
 
     def __init__(self, max_rate_hz: float = 0.0) -> None:
@@ -63,6 +69,8 @@ class FrameTrigger:
         self.max_rate_hz = float(max_rate_hz)
         self.min_period = 1.0 / self.max_rate_hz if self.max_rate_hz > 0 else 0.0
         self._gate = -np.inf  # the earliest nominal start of the next inference
+        self._intervals: deque[float] = deque(maxlen=7)  # the last frame-to-frame intervals
+        self._last_offer = float("nan")
         self.pending: tuple[float, float] | None = None  # (stamp, arrival) of the waiting frame
         self.busy = False
         self.last_arrival = float("nan")  # arrival time of the frame handed out last by take()
@@ -71,20 +79,36 @@ class FrameTrigger:
         self.n_rate_skipped = 0
         self.n_started = 0
 
+    @property
+    def opens(self) -> float:
+        """When the rate gate lets the next inference start (jitter tolerance included)."""
+        return self._gate - RATE_TOLERANCE * self.min_period
+
     def offer(self, stamp: float, arrival: float) -> bool:
-        """A fresh frame (observation stamp, arrival time); False if the rate gate dropped it."""
+        """A fresh frame (observation stamp, arrival time); False if the rate gate skipped it."""
         self.n_frames += 1
-        if arrival < self._gate - RATE_TOLERANCE * self.min_period:
-            self.n_rate_skipped += 1
-            return False
+        if self._last_offer == self._last_offer:  # not NaN
+            self._intervals.append(arrival - self._last_offer)
+        self._last_offer = float(arrival)
+        if arrival < self.opens:
+            usual = float(np.median(self._intervals)) if self._intervals else np.inf
+            if self.opens - arrival > RATE_TOLERANCE * usual:
+                self.n_rate_skipped += 1
+                return False
         if self.pending is not None:
             self.n_dropped += 1
         self.pending = (float(stamp), float(arrival))
         return True
 
-    def take(self) -> float | None:
-        """The stamp of the frame to infer on now, or None (nothing waiting, or the engine is busy)."""
+    def wait_time(self, now: float) -> float | None:
+        """Seconds until the waiting frame may start (0: now); None when nothing waits or the engine is busy."""
         if self.busy or self.pending is None:
+            return None
+        return max(0.0, self.opens - now)
+
+    def take(self, now: float) -> float | None:
+        """The stamp of the frame to infer on at ``now``, or None (nothing waiting, engine busy, gate shut)."""
+        if self.busy or self.pending is None or now < self.opens:
             return None
         stamp, arrival = self.pending
         self.pending = None
@@ -271,8 +295,9 @@ class AsyncPolicyRunner:
         """Frame mode: sleep until a frame is waiting and the engine is idle, infer, repeat."""
         while not self._stop.is_set():
             with self._cond:
-                while not self._stop.is_set() and self.frames.take() is None:
-                    self._cond.wait(0.1)
+                while not self._stop.is_set() and self.frames.take(time.monotonic()) is None:
+                    wait = self.frames.wait_time(time.monotonic())
+                    self._cond.wait(0.1 if wait is None else max(wait, 1e-4))
                 if self._stop.is_set():
                     return
                 self._wake.append(time.monotonic() - self.frames.last_arrival)

@@ -11,13 +11,15 @@ import pytest
 
 from jafm_robot.runtime.inference import RATE_TOLERANCE, AsyncPolicyRunner, FrameSync, FrameTrigger
 
+NOW = 1e9  # take() after every gate: the tests without a rate cap
+
 
 def test_idle_engine_takes_each_frame_at_once() -> None:
     trig = FrameTrigger()
     for k in range(5):
         assert trig.offer(stamp=float(k), arrival=10.0 + k)
-        assert trig.take() == float(k)
-        assert trig.take() is None  # busy until done()
+        assert trig.take(NOW) == float(k)
+        assert trig.take(NOW) is None  # busy until done()
         trig.done()
     assert trig.stats() == {"frames": 5, "frames_dropped": 0, "frames_rate_skipped": 0, "inferences_triggered": 5}
 
@@ -25,14 +27,14 @@ def test_idle_engine_takes_each_frame_at_once() -> None:
 def test_frames_while_busy_keep_only_the_newest_and_count_the_rest() -> None:
     trig = FrameTrigger()
     trig.offer(0.0, 0.0)
-    assert trig.take() == 0.0  # engine busy from here
+    assert trig.take(NOW) == 0.0  # engine busy from here
     for k in range(1, 11):
         trig.offer(float(k), 0.01 * k)
-        assert trig.take() is None
+        assert trig.take(NOW) is None
     trig.done()
-    assert trig.take() == 10.0  # the newest, not the oldest waiting
+    assert trig.take(NOW) == 10.0  # the newest, not the oldest waiting
     trig.done()
-    assert trig.take() is None  # nothing queued behind it
+    assert trig.take(NOW) is None  # nothing queued behind it
     s = trig.stats()
     assert s["frames_dropped"] == 9 and s["inferences_triggered"] == 2 and s["frames"] == 11
 
@@ -45,7 +47,7 @@ def test_rate_cap_takes_every_second_frame_of_a_jittery_camera() -> None:
     for k in range(100):
         t = 0.1 * k + rng.uniform(-0.01, 0.01)
         if trig.offer(float(k), t):
-            s = trig.take()
+            s = trig.take(t)
             assert s == float(k)  # the engine is idle: inferred the moment it arrives
             taken.append(t)
             trig.done()
@@ -60,7 +62,7 @@ def test_rate_cap_holds_over_any_window(camera_hz: float) -> None:
     starts = []
     for k in range(int(20 * camera_hz)):
         t = k / camera_hz
-        if trig.offer(float(k), t) and trig.take() is not None:
+        if trig.offer(float(k), t) and trig.take(t) is not None:
             starts.append(t)
             trig.done()
     starts = np.asarray(starts)
@@ -69,6 +71,20 @@ def test_rate_cap_holds_over_any_window(camera_hz: float) -> None:
     # and never two starts closer than (1 - tolerance) periods
     assert np.diff(starts).min() >= (1 - RATE_TOLERANCE) / cap - 1e-9
     assert len(starts) >= 0.6 * cap * 20  # and the cap is not starving it
+
+
+def test_a_frame_right_after_another_waits_for_the_gate_instead_of_a_camera_period() -> None:
+    """30 Hz camera, cap 1000 Hz: an extra frame 0.2 ms after a regular one is held until the gate
+    opens (0.55 ms later) and inferred then, not skipped for the next frame 33 ms away."""
+    trig = FrameTrigger(max_rate_hz=1000.0)
+    for k in range(5):  # the camera's usual rhythm
+        assert trig.offer(float(k), k / 30) and trig.take(k / 30) == float(k)
+        trig.done()
+    t = 4 / 30 + 0.0002
+    assert trig.offer(99.0, t)  # held, not skipped
+    assert trig.take(t) is None and trig.wait_time(t) == pytest.approx(0.00055)
+    assert trig.take(4 / 30 + 0.00075) == 99.0
+    assert trig.stats()["frames_rate_skipped"] == 0
 
 
 def test_bad_rate_is_refused() -> None:
