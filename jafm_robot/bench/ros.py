@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-HELP = "camera frame -> first command reflecting it, p50/p99: ROS 2 across processes vs the same pipeline in-process"
+HELP = ("camera frame -> first command reflecting it, p50/p99: ROS 2 across processes vs the same pipeline "
+        "in-process, each with the timer and the frame trigger")
 
 DARK, BRIGHT = 0, 255
 G_LOW, G_SPAN = 0.02, 0.04  # gripper width = G_LOW + G_SPAN * mean(image) / 255
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rate", type=float, default=1000.0,
                         help="frame modes: policy_node's max_rate_hz (default: above the camera rate, so every "
                              "frame is inferred on; 0 = the model's rhythm, policy_node's default)")
-    parser.add_argument("--control-rate", type=float, default=250.0, help="control loop rate (Hz), both modes")
+    parser.add_argument("--control-rate", type=float, default=250.0, help="control loop rate (Hz), all modes")
     parser.add_argument("--camera-rate", type=float, default=30.0, help="camera frames per second")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
 
