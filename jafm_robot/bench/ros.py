@@ -346,7 +346,7 @@ def run_ros(model: Path, args: argparse.Namespace, workdir: Path, trigger: str =
     pub_img = node.create_publisher(Image, qos.IMAGE, qos.SENSOR)
     pub_js = node.create_publisher(JointState, qos.JOINT_STATES, qos.DEFAULT)
     pub_instr = node.create_publisher(String, qos.INSTRUCTION, qos.LATCHED)
-    pub_instr.publish(String(data="go"))
+    pub_instr.publish(String(data="put the red cube in the blue bin"))  # policy_node grounds it (a bare "go" is refused)
     imgs = {b: np.full((128, 128, 3), BRIGHT if b else DARK, np.uint8) for b in (False, True)}
 
     period = 1.0 / args.camera_rate

@@ -114,6 +114,9 @@ class PolicyNodeParams:
     # runtime.chunks.default_replan_every(chunk_len) action points, as in eval and run
     rate_hz: float = 0.0
     instruction: str = ""  # until one arrives on /instruction ("" = wait)
+    # the parts on the table, "red cube,blue cylinder" ("" = not known: a named part that is absent
+    # cannot be refused); an instruction naming a part that is not there is refused
+    scene_parts: str = ""
     robot: str = "panda"
     max_obs_age_s: float = 0.5  # an image/state older than this (vs. now) is stale: hold, do not infer
     max_skew_s: float = 0.25  # image and joint state further apart than this are not one observation
@@ -130,6 +133,20 @@ class PolicyNodeParams:
             raise ParamError(f"trigger must be frame or timer, got {self.trigger!r}")
         if self.provider not in ("auto", "cpu", "cuda", "tensorrt"):
             raise ParamError(f"provider must be auto, cpu, cuda or tensorrt, got {self.provider!r}")
+        parse_scene_parts(self.scene_parts)
+
+
+def parse_scene_parts(text: str) -> list[tuple[str, str]] | None:
+    """``"red cube, blue cylinder"`` -> ``[("red", "cube"), ("blue", "cylinder")]``; ``""`` -> None."""
+    if not text.strip():
+        return None
+    out = []
+    for item in text.split(","):
+        words = item.split()
+        if len(words) != 2:
+            raise ParamError(f"scene_parts: expected 'colour shape' items separated by commas, got {item.strip()!r}")
+        out.append((words[0].lower(), words[1].lower()))
+    return out
 
 
 @dataclass

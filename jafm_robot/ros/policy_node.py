@@ -11,6 +11,14 @@ last good one stays until it goes stale), an instruction in a language the model
 on, or an inference error. The controller then finishes the current plan and holds (its chunk
 timeout), which is what the arm should do when its policy is blind.
 
+Instructions pass the runtime's :class:`~jafm_robot.runtime.grounding.InstructionGate` once, when
+they arrive: what was understood (or why it was refused) is published on
+``/instruction/understood`` (``std_msgs/String``, the gate's JSON, reliable + transient local) and
+the network is fed the canonical text of the understood goal. A refused instruction (empty, another
+language, gibberish, a task the model does not serve, an unknown word, a part not in
+``scene_parts``) replaces the one in force: the node publishes no chunk and warns on
+``/diagnostics`` until a good instruction arrives.
+
 Chunks are stamped with the *image's* stamp (the observation time) so the controller can place the
 points in time and drop chunks from old observations.
 
@@ -26,6 +34,7 @@ defaults (``bench ros`` latency, success per trigger): docs/results.md.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -51,7 +60,8 @@ from jafm_robot.ros.conversions import (
     stamp_to_sec,
 )
 from jafm_robot.ros.node_util import run_node
-from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare
+from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare, parse_scene_parts
+from jafm_robot.runtime.grounding import InstructionGate
 from jafm_robot.runtime.observation import ObservationError, encode_instruction_text
 
 
@@ -98,7 +108,11 @@ class PolicyNode(Node):
                 encode_instruction_text(self.p.instruction)  # the engine's instruction rule, at start-up
             except ObservationError as e:
                 raise ParamError(f"parameter 'instruction': {e}") from e
-        self._instruction: str = self.p.instruction
+        self.gate = InstructionGate(meta.tasks, meta.languages)
+        self.scene_parts = parse_scene_parts(self.p.scene_parts)
+        self._instruction = ""  # what the network is fed: the canonical text of the understood goal
+        self._given = ""  # what the user said
+        self._refusal = ""
         self.hold_reason = "waiting for observations"
         self._seen_errors = 0
 
@@ -107,7 +121,7 @@ class PolicyNode(Node):
         self.latency = diag.LatencyStats()  # observation stamp -> chunk published
         self.transport = diag.LatencyStats()  # image stamp -> image callback (DDS + executor)
         self.convert = diag.LatencyStats()  # image message -> NumPy
-        self.counts = {"chunks": 0, "bad_image": 0, "bad_state": 0, "stale": 0, "errors": 0, "lang": 0}
+        self.counts = {"chunks": 0, "bad_image": 0, "bad_state": 0, "stale": 0, "errors": 0, "lang": 0, "refused": 0}
 
         inputs = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Image, qos.IMAGE, self._on_image, qos.SENSOR, callback_group=inputs)
@@ -117,6 +131,9 @@ class PolicyNode(Node):
         self.create_subscription(String, qos.INSTRUCTION, self._on_instruction, qos.LATCHED, callback_group=inputs)
         self.pub_chunk = self.create_publisher(JointTrajectory, qos.ACTION_CHUNK, qos.CHUNK)
         self.pub_diag = self.create_publisher(diag.DiagnosticArray, qos.DIAGNOSTICS, qos.DEFAULT)
+        self.pub_understood = self.create_publisher(String, qos.INSTRUCTION_UNDERSTOOD, qos.LATCHED)
+        if self.p.instruction:
+            self._take_instruction(self.p.instruction)
 
         # Inference in the runtime's runner thread: on each fresh frame set (trigger=frame) or paced
         # at rate_hz (trigger=timer); either way it skips a frame it already saw.
@@ -194,25 +211,34 @@ class PolicyNode(Node):
             self._state = (stamp_to_sec(msg.header.stamp), s)
 
     def _on_instruction(self, msg: String) -> None:
-        text = msg.data.strip()
-        lang = detect_language(text)
-        if not text or lang not in self.engine.metadata.languages:
-            self.counts["lang"] += 1
-            self._warn("lang", f"instruction {text!r} ({lang}) not usable; model languages {self.engine.metadata.languages}")
-            return
+        self._take_instruction(msg.data)
+
+    def _take_instruction(self, text: str) -> None:
+        """Ground ``text`` once, publish the readout; a refusal replaces the instruction in force."""
+        text = text.strip()
         try:
-            # the engine's rule (runtime.observation), checked once here: a text over 128 UTF-8 bytes
-            # would otherwise fail every inference instead of being refused on arrival
+            # the engine's rule (runtime.observation): a text over 128 UTF-8 bytes is refused on arrival
             encode_instruction_text(text)
+            grounding = self.gate.ground(text, self.scene_parts)
+            readout = grounding.readout()
         except ObservationError as e:
-            self.counts["lang"] += 1
-            self._warn("lang", f"instruction not usable: {e}")
-            return
+            grounding, readout = None, {"instruction": text, "understood": False, "refused": True, "reason": str(e),
+                                        "code": "too_long", "language": detect_language(text)}
+        self.pub_understood.publish(String(data=json.dumps(readout, ensure_ascii=False)))
         with self._lock:
-            changed = text != self._instruction
-            self._instruction = text
-        if changed:
-            self.get_logger().info(f"instruction: {text}")
+            changed = text != self._given
+            self._given = text
+            if grounding is None or grounding.refused:
+                self._instruction, self._refusal = "", str(readout.get("reason"))
+            else:
+                self._instruction, self._refusal = grounding.feed or "", ""
+        if grounding is None or grounding.refused:
+            self.counts["refused"] += 1
+            if readout.get("code") in ("other_language", "too_long"):
+                self.counts["lang"] += 1
+            self._warn("refused", f"instruction {text!r} refused: {readout.get('reason')}; holding")
+        elif changed:
+            self.get_logger().info(f"instruction: {text} -> understood {readout}")
 
     # ----------------------------------------------------------------------------------- inference
     def _now(self) -> float:
@@ -228,7 +254,10 @@ class PolicyNode(Node):
     def _observation(self, now: float) -> tuple[float, dict] | None:
         """A fresh, consistent observation, or None (and ``hold_reason`` says why)."""
         with self._lock:
-            image, wrist, state, instr = self._image, self._wrist, self._state, self._instruction
+            image, wrist, state, instr, refusal = self._image, self._wrist, self._state, self._instruction, self._refusal
+        if refusal:
+            self.hold_reason = f"instruction refused: {refusal}"
+            return None
         if not instr:
             self.hold_reason = "no instruction"
             return None
@@ -289,7 +318,8 @@ class PolicyNode(Node):
         values = {
             "provider": self.engine.provider,
             "model": self.engine.path.name,
-            "instruction": self._instruction,
+            "instruction": self._given,
+            "fed": self._instruction,
             "holding": holding,
             "hold_reason": self.hold_reason,
             **{f"{k}_rate_hz": r.rate() for k, r in self.rates.items()},

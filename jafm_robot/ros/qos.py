@@ -21,6 +21,8 @@ CAMERA_INFO = "/camera/camera_info"
 WRIST_IMAGE = "/camera/wrist/image_raw"
 JOINT_STATES = "/joint_states"
 INSTRUCTION = "/instruction"
+# what policy_node made of the newest instruction: the instruction gate's JSON (runtime.grounding), latched
+INSTRUCTION_UNDERSTOOD = "/instruction/understood"
 ACTION_CHUNK = "/policy/action_chunk"
 COMMANDS = "/forward_position_controller/commands"
 TRAJECTORY = "/joint_trajectory"  # sim_node also takes a whole JointTrajectory (e.g. from a planner)
