@@ -29,6 +29,9 @@ R = TypeVar("R")
 
 #: environment variable that sets the default ``--workers`` (the cores available when unset)
 WORKERS_ENV = "JAFM_WORKERS"
+#: how many items per worker may finish ahead of the oldest unfinished one before the workers wait
+#: (results are yielded in item order: a slow item must not make the others pile up in memory)
+RUN_AHEAD = 4
 #: a worker process that dies (killed, out of memory) is restarted this many times, and the
 #: episode it was running is retried on the restarted worker
 MAX_RESTARTS = 4
@@ -49,14 +52,17 @@ def check_workers(n: int) -> int:
 
 
 def default_workers() -> int:
-    """``$JAFM_WORKERS`` when set, else the cores available."""
+    """``$JAFM_WORKERS`` when set, else the cores available (1 where Ray is not installed: an
+    install without the ``rollouts`` extra runs episodes in the command's own process)."""
     env = os.environ.get(WORKERS_ENV, "").strip()
     if env:
         try:
             return check_workers(int(env))
         except ValueError:
             raise ValueError(f"${WORKERS_ENV} must be a whole number >= 1, got {env!r}") from None
-    return available_cores()
+    import importlib.util
+
+    return available_cores() if importlib.util.find_spec("ray") is not None else 1
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,8 @@ def _connect(cluster: Cluster) -> bool:
     try:
         import ray
     except ImportError:
-        raise RuntimeError("--workers > 1 and --ray-address need Ray: pip install 'jafm_robot[rollouts]'") from None
+        raise RuntimeError(f"--workers > 1 (or ${WORKERS_ENV} > 1) and --ray-address need Ray: pip install "
+                           f"'jafm_robot[rollouts]', or run with --workers 1") from None
     if ray.is_initialized():
         return False
     kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
@@ -162,9 +169,11 @@ def run_ordered(
     """Yield ``(key, fn(payload))`` for each item, in the items' order.
 
     ``factory()`` builds the per-worker function (an env and a policy, say) once per worker; it
-    must be picklable (a module-level class or ``functools.partial``). ``items`` is read lazily,
-    at most one item ahead per worker, so a consumer that stops early (a recording that has all
-    the episodes it wants) wastes at most one episode per worker. ``on_done(key, result)`` is
+    must be picklable (a module-level class or ``functools.partial``). ``items`` is read lazily:
+    a worker takes a new item only while fewer than ``RUN_AHEAD`` items per worker have been
+    read past the oldest unfinished one, so a slow item does not make results pile up behind it
+    and a consumer that stops early (a recording that has all the episodes it wants) wastes at
+    most that many. ``on_done(key, result)`` is
     called as soon as any item finishes, before the in-order yield, so that a caller can keep
     results that an interruption would otherwise lose. ``on_workers(pids)`` receives the worker
     process ids once they are up (the kill-a-worker test uses it). An item whose key is in
@@ -209,23 +218,28 @@ def _run_on_ray(factory, items, cluster, bar, on_done, on_workers, known):
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError
 
-    actor_cls = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(_Worker)
-    actors = [actor_cls.remote(factory) for _ in range(cluster.workers)]
+    actors: list[Any] = []
     try:
+        actor_cls = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)(_Worker)
+        actors.extend(actor_cls.remote(factory) for _ in range(cluster.workers))
         if on_workers is not None:
             on_workers(ray.get([a.pid.remote() for a in actors]))
         source = iter(items)
         in_flight: dict[Any, _InFlight] = {}
         retry: list[_InFlight] = []  # items whose worker is gone for good: redone on another
+        idle: list[Any] = []  # workers waiting: nothing left, or too far ahead of the oldest unfinished item
         done: dict[int, tuple[Any, Any]] = {}
         seq = next_out = 0
+        ahead = RUN_AHEAD * cluster.workers
 
-        def submit(actor: Any) -> None:
+        def submit(actor: Any) -> bool:
             nonlocal seq
             if retry:
                 job = retry.pop(0)
                 job.actor = actor
             else:
+                if seq - next_out >= ahead:  # a slow item holds the line: do not pile up results behind it
+                    return False
                 for key, payload in source:
                     seq += 1
                     if key in known:  # done by an earlier run: its turn comes without a worker
@@ -236,38 +250,52 @@ def _run_on_ray(factory, items, cluster, bar, on_done, on_workers, known):
                     job = _InFlight(seq - 1, key, payload, actor)
                     break
                 else:
-                    return
+                    return False
             in_flight[actor.run.remote(job.payload)] = job
+            return True
+
+        def feed(actor: Any) -> None:
+            if not submit(actor):
+                idle.append(actor)
+
+        def wake() -> None:
+            while idle and submit(idle[0]):
+                idle.pop(0)
 
         for actor in actors:
-            submit(actor)
-        while next_out in done:
-            yield done.pop(next_out)
-            next_out += 1
-        while in_flight:
+            feed(actor)
+        while True:
+            while next_out in done:
+                yield done.pop(next_out)
+                next_out += 1
+            wake()
+            if not in_flight:
+                if next_out in done:
+                    continue
+                break
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
             job = in_flight.pop(ref)
             try:
                 result = ray.get(ref)
             except (ActorDiedError, ActorUnavailableError):
-                actors.remove(job.actor)
+                if job.actor in actors:  # two of its items can fail: it is gone after the first
+                    actors.remove(job.actor)
                 if not actors:
                     raise
                 retry.append(job)
-                submit(actors[job.seq % len(actors)])
+                busy = {j.actor for j in in_flight.values()}
+                spare = [a for a in actors if a not in busy]
+                if spare:  # an idle worker takes it now; else the next one to finish does
+                    if spare[0] in idle:
+                        idle.remove(spare[0])
+                    feed(spare[0])
                 continue
             if on_done is not None:
                 on_done(job.key, result)
             if bar is not None:
                 bar.update()
             done[job.seq] = (job.key, result)
-            submit(job.actor)
-            while next_out in done:
-                yield done.pop(next_out)
-                next_out += 1
-        while next_out in done:  # known items after the last one a worker ran
-            yield done.pop(next_out)
-            next_out += 1
+            feed(job.actor)
     finally:
         for actor in actors:
             ray.kill(actor)

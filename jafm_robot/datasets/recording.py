@@ -419,13 +419,20 @@ def record(
             return res
         used = {int(r.get("seed", -1)) for r in writer._episodes_rows}
         pending = PendingEpisodes(out, spec.key())
-        known = pending.load()
+
+        def language_of(s: int) -> str:
+            return languages[(s - seed) % len(languages)]
+
+        # kept only where this run would record the same seed in the same language (--lang or
+        # --seed may differ from the interrupted run's)
+        known = {s: v for s, v in pending.load().items()
+                 if (getattr(v[0], "language", None) or v[1].get("language", language_of(s))) == language_of(s)}
 
         def jobs() -> Iterator[tuple[int, tuple[int, str]]]:
             s, n = seed, 0
             while n < episodes * max_attempts_factor:
                 if s not in used:
-                    yield s, (s, languages[(s - seed) % len(languages)])
+                    yield s, (s, language_of(s))
                     n += 1
                 s += 1
 

@@ -96,7 +96,9 @@ class RealtimeRunner:
         self.overlap_weight = self.params.overlap_weight  # as eval's ChunkExecutor averages overlaps
         self.camera_hz = float(camera_hz)
         self.sim = SimProcess(task, image_size=meta.image_size, scene=scene, randomize=randomize)
-        self.gate = InstructionGate(meta.tasks, meta.languages)
+        # the episode's task only: a multi-task policy must not be handed another task's goal while
+        # the simulator judges this one
+        self.gate = InstructionGate((task,), meta.languages)
         self._instruction = np.zeros(128, np.uint8)
         self._last_obs_seq = -1
 

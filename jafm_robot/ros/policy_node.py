@@ -113,6 +113,8 @@ class PolicyNode(Node):
         self._instruction = ""  # what the network is fed: the canonical text of the understood goal
         self._given = ""  # what the user said
         self._refusal = ""
+        self._generation = 0  # bumped by every instruction: a chunk inferred under an older one is dropped
+        self._inferring_generation = 0  # the generation of the observation being inferred (runner thread)
         self.hold_reason = "waiting for observations"
         self._seen_errors = 0
 
@@ -228,6 +230,7 @@ class PolicyNode(Node):
         with self._lock:
             changed = text != self._given
             self._given = text
+            self._generation += 1
             if grounding is None or grounding.refused:
                 self._instruction, self._refusal = "", str(readout.get("reason"))
             else:
@@ -255,6 +258,7 @@ class PolicyNode(Node):
         """A fresh, consistent observation, or None (and ``hold_reason`` says why)."""
         with self._lock:
             image, wrist, state, instr, refusal = self._image, self._wrist, self._state, self._instruction, self._refusal
+            self._inferring_generation = self._generation
         if refusal:
             self.hold_reason = f"instruction refused: {refusal}"
             return None
@@ -286,6 +290,10 @@ class PolicyNode(Node):
     def _publish_chunk(self, chunk) -> None:
         """Runner thread: one chunk -> ``JointTrajectory`` stamped with the observation's stamp."""
         if self._closing:
+            return
+        with self._lock:  # an instruction (a refusal above all) came while this chunk was inferred
+            stale = self._inferring_generation != self._generation or bool(self._refusal)
+        if stale:
             return
         if not np.all(np.isfinite(chunk.points)):
             # The controller's safety filter would hold too; not publishing keeps NaN off the wire.

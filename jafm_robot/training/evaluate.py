@@ -83,7 +83,7 @@ class EvalWorker:
         self.grounded: GroundedPolicy | None = None
         inner: Any = self.timed
         if spec.grounding:
-            gate = InstructionGate(policy.meta.tasks or (spec.task,), policy.meta.languages)
+            gate = InstructionGate((spec.task,), policy.meta.languages)  # the task the env judges
             self.grounded = inner = GroundedPolicy(self.timed, gate, scene=lambda: scene_of(self.env))
         self.executor = ChunkExecutor(inner, spec.replan_every, overlap_weight=spec.overlap_weight)
 

@@ -110,7 +110,8 @@ def test_train_norm_affine_converts_exports_folded_and_rebuilds(trained_run, syn
     # bench latency times the folded module the export traced (and the network as trained, apart)
     res = bench(str(path), None, "tiny", ["cpu"], iters=3, warmup=1, threads=1)
     assert res["vision_norm"] == "affine"
-    assert set(res["results"]) == {"torch_eager_cpu", "torch_eager_cpu_unfolded", "onnxruntime_cpu"}
+    assert set(res["results"]) == {"torch_eager_cpu", "torch_eager_cpu_unfolded", "onnxruntime_cpu",
+                                   "onnxruntime_cpu_grounded"}
     assert res["results"]["onnxruntime_cpu"]["max_abs_diff_vs_torch"] <= 1e-4
 
     # resuming or fine-tuning the converted run keeps its norms; asking to go back is an error

@@ -84,6 +84,25 @@ def test_results_come_back_in_item_order_from_several_workers(local_cluster):
     assert [r for _, (r, _pid) in out] == [0, 1, "known", 9, 16, "known"]
 
 
+def _first_item_slow_worker():
+    def fn(x: int) -> int:
+        time.sleep(3.0 if x == 0 else 0.01)
+        return x
+    return fn
+
+
+def test_a_slow_item_does_not_make_results_pile_up_behind_it(local_cluster):
+    from jafm_robot.workers import RUN_AHEAD
+
+    finished: list[int] = []
+    out = run_all(_first_item_slow_worker, ((i, i) for i in range(40)), Cluster(workers=2), progress=False,
+                  on_done=lambda k, r: finished.append(k))
+    assert [k for k, _ in out] == list(range(40))
+    # while item 0 runs, the other worker goes on only while fewer than RUN_AHEAD x workers items
+    # have been read past it
+    assert 0 < finished.index(0) <= RUN_AHEAD * 2
+
+
 def test_eval_gives_the_same_per_episode_outcomes_with_two_workers_as_with_one(local_cluster):
     spec = EvalSpec(policy=str(SHIPPED), task="PickPlace", language="ja")
     one = evaluate(spec, 4, 10_000, progress=False, cluster=Cluster(workers=1))
