@@ -102,4 +102,19 @@ def _run_phrasings(args: argparse.Namespace, spec, cluster) -> int:
     for row in res["per_phrasing"]:
         print(f"  {row['successes']:>3}/{row['episodes']:<3} refused {row['refused']:>2}  {row['phrasing']}")
     write_json(args.json, res)
+    if args.card and str(args.policy).endswith(".onnx"):
+        import shlex
+        import sys
+
+        from jafm_robot.policies.export import update_card_entries
+
+        key = f"{args.task}/{args.lang}"
+        table = {k: res[k] for k in ("seed", "episodes_per_phrasing", "templates", "phrasings", "drop", "grounding")}
+        table["per_phrasing"] = [{k: r[k] for k in ("phrasing", "episodes", "successes", "success_rate", "ci95",
+                                                    "refused")} for r in res["per_phrasing"]]
+        table["file"] = str(args.phrasings)
+        if not update_card_entries(args.policy, [("phrasings", key, table),
+                                                 ("commands", f"eval --phrasings {key}",
+                                                  shlex.join(["jafm-robot", *sys.argv[1:]]))]):
+            print(f"--card: {args.policy} has no model card beside it; nothing stored")
     return 0

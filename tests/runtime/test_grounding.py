@@ -104,3 +104,29 @@ def test_run_holds_the_arm_on_a_refused_instruction_and_acts_on_a_paraphrase():
         ok = runner.run_episode(10_000, "ja", instruction="緑のブロックは赤のかごにお願いします", time_limit=1.0)
         assert not ok.refused and ok.understood["part"] == {"color": "green", "shape": "block"}  # seed 10000's goal
         assert ok.understood["bin"] == "red" and ok.policy["chunks"] > 0
+
+
+def test_eval_phrasings_reports_each_phrasing_and_stores_the_table_in_the_card(tmp_path, capsys):
+    import json
+    import shutil
+
+    from jafm_robot.cli.main import main
+
+    model = tmp_path / "pick_place_v0.onnx"
+    shutil.copy(SHIPPED, model)
+    shutil.copy(SHIPPED.with_suffix(".json"), model.with_suffix(".json"))
+    tsv = tmp_path / "phrasings.tsv"
+    tsv.write_text("# lang<TAB>template\nen\tcould you put the {part} in the {bin} box?\nja\t{part}を{bin}の箱へ\n"
+                   "en\tweld the {part} to the {bin} bin\n", encoding="utf-8")
+    out = tmp_path / "ph.json"
+    assert main(["eval", "--policy", str(model), "--task", "PickPlace", "--lang", "en", "--episodes", "1",
+                 "--seed", "10000", "--max-steps", "3", "--phrasings", str(tsv), "--json", str(out), "--card"]) == 0
+    res = json.loads(out.read_text())
+    assert [r["phrasing"] for r in res["per_phrasing"]] == ["could you put the {part} in the {bin} box?",
+                                                             "weld the {part} to the {bin} bin"]  # en lines only
+    assert [r["refused"] for r in res["per_phrasing"]] == [0, 1]
+    assert res["per_phrasing"][1]["successes"] == 0 and res["phrasings"]["refused"] == 1
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["phrasings"]["PickPlace/en"]["per_phrasing"][1]["refused"] == 1
+    assert "eval --phrasings PickPlace/en" in card["commands"]
+    assert "2 phrasings" in capsys.readouterr().out
