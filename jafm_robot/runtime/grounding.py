@@ -5,7 +5,8 @@ A policy learned a handful of instruction templates per language; people type an
 when it arrives (not on every frame): :func:`jafm_robot.language.understand` turns it into a goal
 (task, part, bin, base) for the tasks the policy serves, and the network is fed the canonical
 template of that goal in a language it was trained on (:func:`jafm_robot.language.canonical`), so
-a paraphrase reaches it as the wording it learned. What cannot be grounded (empty text, another
+a paraphrase reaches it as the wording it learned; a sentence that already is one of its learned
+templates (filled with the same goal) is fed unchanged. What cannot be grounded (empty text, another
 language, gibberish, a task the policy does not serve, a word outside its vocabulary, a part that
 is not on the table) is refused with a reason, and the host holds the arm instead of acting on it.
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from jafm_robot.contract import decode_instruction, encode_instruction
 from jafm_robot.language import Understanding, canonical, understand
+from jafm_robot.language.goal import slot_phrases
+from jafm_robot.language.templates import TEMPLATES
 
 ScenePart = tuple[str, str]  # (colour, shape)
 
@@ -86,6 +89,13 @@ class InstructionGate:
             refusal = Understanding(False, reason=f"the policy understands {', '.join(self.languages)}, not "
                                     f"{u.language}", code="other_language", language=u.language)
             return Grounding(text, refusal, None)
+        # a sentence the policy learned word for word (one of its task's templates, filled with this
+        # goal) is fed as it is: the network saw each template, not only the canonical one
+        goal = u.goal
+        assert goal is not None
+        slots = slot_phrases(goal, lang)
+        if text.strip() in {t.format(**slots) for t in TEMPLATES[goal.task][lang]}:
+            return Grounding(text, u, text.strip())
         return Grounding(text, u, canonical(u, lang))
 
 

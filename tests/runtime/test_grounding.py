@@ -25,6 +25,9 @@ def test_a_paraphrase_is_fed_as_the_template_the_policy_learned():
     assert ja.feed == TEMPLATES["PickPlace"]["ja"][0].format(part=part_phrase("red", "cube", "ja"),
                                                               bin=bin_phrase("blue", "ja"))
     assert gate.ground("Could you drop the red cube into the blue basket, please?") is g  # parsed once
+    # a sentence the policy learned word for word is fed unchanged (it saw every template)
+    learned = TEMPLATES["PickPlace"]["ja"][3].format(part=part_phrase("red", "cube", "ja"), bin=bin_phrase("blue", "ja"))
+    assert gate.ground(learned).feed == learned
     readout = g.readout()
     assert readout["understood"] is True and readout["refused"] is False
     assert readout["part"] == {"color": "red", "shape": "cube"} and readout["bin"] == "blue" and readout["base"] is None
