@@ -96,14 +96,19 @@ def test_eval_grounds_each_episode_and_a_refused_phrasing_never_moves_the_arm():
     assert bad["refused"] == 1 and ep["info"]["grounding"]["code"] == "unserved_task" and not ep["success"]
 
 
-def test_run_holds_the_arm_on_a_refused_instruction_and_acts_on_a_paraphrase():
+def test_run_holds_the_arm_for_every_refusal_class_and_acts_on_a_paraphrase():
     from jafm_robot.hosts.realtime import RealtimeRunner
 
+    # one instruction per refusal class (seed 10000's table: green block, green cube, yellow block, red cube)
+    bad = [("  ", "empty"), ("把红色方块放进蓝色箱子", "other_language"), ("qwpo zmxn vbty", "gibberish"),
+           ("weld the bracket to the frame", "unserved_task"), ("ピンクのボールを赤い箱に入れて", "unknown_vocabulary"),
+           ("put the purple bolt in the red bin", "absent_part")]
     with RealtimeRunner(str(SHIPPED), "PickPlace") as runner:
-        held = runner.run_episode(10_000, "en", instruction="把红色方块放进蓝色箱子", time_limit=1.0)
-        assert held.refused and held.understood["code"] == "other_language" and not held.success
-        assert held.hold_motion_rad is not None and held.hold_motion_rad < 1e-3  # < 1 mrad
-        assert held.policy["chunks"] == 0  # the policy never ran
+        for text, code in bad:
+            held = runner.run_episode(10_000, "en", instruction=text, time_limit=0.5)
+            assert held.refused and held.understood["code"] == code and not held.success, (text, held.understood)
+            assert held.hold_motion_rad is not None and held.hold_motion_rad < 1e-3  # < 1 mrad
+            assert held.policy["chunks"] == 0  # the policy never ran
         ok = runner.run_episode(10_000, "ja", instruction="緑のブロックは赤のかごにお願いします", time_limit=1.0)
         assert not ok.refused and ok.understood["part"] == {"color": "green", "shape": "block"}  # seed 10000's goal
         assert ok.understood["bin"] == "red" and ok.policy["chunks"] > 0
