@@ -478,30 +478,23 @@ def _resolve(np_: NounPhrase, scene: list[Part] | None, lang: str) -> tuple[Part
     return None, f"'{np_.surface}' does not say the part's {missing}; name both colour and shape", 0.0
 
 
-def understand(
-    text: str,
-    tasks: Iterable[str] = TASKS,
-    scene_parts: Iterable[tuple[str, str]] | None = None,
-    default_task: str | None = None,
-    scene_bins: Iterable[str] | None = None,
-) -> Understanding:
-    """Parse ``text`` into a goal the policy can act on, or refuse with a reason.
+@dataclass
+class _Reading:
+    """What the parse has found so far: the tokens, their language and noun phrases, the task cues,
+    and the confidence penalty and notes that corrections and inferences add up to."""
 
-    ``tasks``: the tasks the policy serves (its ONNX ``tasks`` metadata); anything else is refused.
-    ``scene_parts``: the (colour, shape) pairs on the table; when given, a named part that is not
-    there is refused (``absent_part``) and a part named by colour or shape alone is resolved when
-    exactly one fits. ``scene_bins``: the bin colours present, checked the same way when given.
-    ``default_task``: the task to assume when the words leave it open -- for a policy that serves
-    a single task pass that task (e.g. ``default_task="PickPlace"`` for ``pick_place_v0``); it also
-    lets "red cube to the blue bin" mean ConveyorPick for a conveyor-only policy.
-    """
-    served = tuple(tasks)
-    unknown_tasks = [t for t in served if t not in TASKS]
-    if unknown_tasks:
-        raise ValueError(f"unknown tasks {unknown_tasks}; choose from {', '.join(TASKS)}")
-    scene = None if scene_parts is None else [Part(*p) for p in scene_parts]
-    bins_present = None if scene_bins is None else list(scene_bins)
+    tokens: list
+    lang: str
+    nps: list
+    cues: set
+    unknown: float
+    penalty: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
+
+def _screen(text: str, served: tuple[str, ...]) -> Understanding | _Reading:
+    """The refusals that need no roles: empty, another language, an unserved verb, a word outside
+    the vocabulary, gibberish; else the tokens and noun phrases to assign roles to."""
     if not isinstance(text, str) or not text.strip():
         return _refuse("empty", "the instruction is empty", "en")
     norm = normalize(text)
@@ -509,11 +502,9 @@ def understand(
         return _refuse("empty", "the instruction has no words", "en")
     tokens = tokenize(norm)
     lang = _language_of(tokens, norm)
-
     why = _other_language(norm, tokens)
     if why:
         return _refuse("other_language", why, "other")
-
     bad = [t for t in tokens if t.kind == "UNSERVED"]
     if bad:
         return _refuse("unserved_task", f"'{bad[0].surface}' is not a task this robot does "
@@ -522,24 +513,23 @@ def understand(
     if oov:
         what = "colour" if oov[0].kind == "OOV_COLOR" else "shape"
         return _refuse("unknown_vocabulary", f"'{oov[0].surface}' is not a {what} this robot knows", lang)
-
     content = [t for t in tokens if t.kind in ("COLOR", "SHAPE", "BIN", "CONTAINER", "GENERIC", "CUE", "EFFECTOR")]
     unknown = _unknown_share(tokens)
     if not content or unknown > 0.6:
         return _refuse("gibberish", "the instruction does not read as a request to the robot", lang)
-
     nps = noun_phrases(tokens)
     odd = [n for n in nps if n.kind == "UNKNOWN"]
     if odd:
         return _refuse("unknown_vocabulary", f"'{odd[0].surface}' is not a part this robot knows", lang)
-    cues = {t.value for t in tokens if t.kind == "CUE"}
-    penalty = 0.05 * sum(t.typo for t in tokens)
-    notes = [f"read '{t.surface}' as '{t.value}'" for t in tokens if t.typo]
-    if lang == "mixed":
-        penalty += 0.05
+    r = _Reading(tokens, lang, nps, {t.value for t in tokens if t.kind == "CUE"}, unknown)
+    r.penalty = 0.05 * sum(t.typo for t in tokens) + (0.05 if lang == "mixed" else 0.0)
+    r.notes = [f"read '{t.surface}' as '{t.value}'" for t in tokens if t.typo]
+    return r
 
-    # roles: bins (destinations) vs parts
-    things = [n for n in nps if n.kind != "EFFECTOR" and n.role != "src"]
+
+def _roles(r: _Reading) -> tuple[list[NounPhrase], list[NounPhrase]]:
+    """(parts, bins): which noun phrases are destinations and which are parts."""
+    things = [n for n in r.nps if n.kind != "EFFECTOR" and n.role != "src"]
     explicit_bins = [n for n in things if n.kind == "BIN"]
     parts: list[NounPhrase] = []
     bins: list[NounPhrase] = list(explicit_bins)
@@ -554,17 +544,23 @@ def understand(
                 bins.append(n)
             else:
                 parts.append(n)
-                penalty += 0.05
-                notes.append(f"read '{n.surface}' as a box-shaped part (a cube)")
+                r.penalty += 0.05
+                r.notes.append(f"read '{n.surface}' as a box-shaped part (a cube)")
         elif n.kind != "BIN":
             parts.append(n)
     # a colour alone as the destination of a single part is its bin (赤キューブを青へ, "red cube -> blue")
-    if not bins and len(parts) == 2 and "Stack" not in cues:
+    if not bins and len(parts) == 2 and "Stack" not in r.cues:
         lone = [n for n in parts if n.kind == "GENERIC" and n.shape is None and n.role == "dest" and n.color]
         if len(lone) == 1:
             parts.remove(lone[0])
             bins.append(lone[0])
+    return parts, bins
 
+
+def _task_and_goal(r: _Reading, parts: list[NounPhrase], bins: list[NounPhrase], default_task: str | None,
+                   bins_present: list[str] | None) -> Understanding | tuple[str, dict, bool]:
+    """(task, goal noun phrases and bin, whether a cue word named the task), or a refusal."""
+    lang, cues = r.lang, r.cues
     goal: dict = {}
     task: str | None = None
     cue_named = True
@@ -582,7 +578,7 @@ def understand(
         if None in colours and len(colours) == 1:
             if bins_present is not None and len(bins_present) == 1:
                 colours = {bins_present[0]}
-                penalty += 0.1
+                r.penalty += 0.1
             else:
                 return _refuse("incomplete", "the bin's colour is not said (which bin?)", lang)
         colours.discard(None)
@@ -605,7 +601,7 @@ def understand(
         elif default_task == "Reach":
             task, cue_named = "Reach", False
             goal["part_np"] = p
-            penalty += 0.1
+            r.penalty += 0.1
         else:
             return _refuse("incomplete", "it names a part but not where it should go", lang)
     elif len(parts) == 2 and not bins:
@@ -627,6 +623,47 @@ def understand(
     else:
         return _refuse("ambiguous", f"{len(parts)} parts are named"
                        + (" with a bin" if bins else "") + "; cannot tell which one is meant", lang)
+    assert task is not None
+    return task, goal, cue_named
+
+
+def understand(
+    text: str,
+    tasks: Iterable[str] = TASKS,
+    scene_parts: Iterable[tuple[str, str]] | None = None,
+    default_task: str | None = None,
+    scene_bins: Iterable[str] | None = None,
+) -> Understanding:
+    """Parse ``text`` into a goal the policy can act on, or refuse with a reason.
+
+    ``tasks``: the tasks the policy serves (its ONNX ``tasks`` metadata); anything else is refused.
+    ``scene_parts``: the (colour, shape) pairs on the table; when given, a named part that is not
+    there is refused (``absent_part``) and a part named by colour or shape alone is resolved when
+    exactly one fits. ``scene_bins``: the bin colours present, checked the same way when given.
+    ``default_task``: the task to assume when the words leave it open -- for a policy that serves
+    a single task pass that task (e.g. ``default_task="PickPlace"`` for ``pick_place_v0``); it also
+    lets "red cube to the blue bin" mean ConveyorPick for a conveyor-only policy.
+
+    Three steps: :func:`_screen` (refusals that need no roles), :func:`_roles` (parts vs bins),
+    :func:`_task_and_goal`; then the task is checked against ``tasks`` and the parts are grounded
+    in the scene.
+    """
+    served = tuple(tasks)
+    unknown_tasks = [t for t in served if t not in TASKS]
+    if unknown_tasks:
+        raise ValueError(f"unknown tasks {unknown_tasks}; choose from {', '.join(TASKS)}")
+    scene = None if scene_parts is None else [Part(*p) for p in scene_parts]
+    bins_present = None if scene_bins is None else list(scene_bins)
+
+    r = _screen(text, served)
+    if isinstance(r, Understanding):
+        return r
+    lang = r.lang
+    parts, bins = _roles(r)
+    chosen = _task_and_goal(r, parts, bins, default_task, bins_present)
+    if isinstance(chosen, Understanding):
+        return chosen
+    task, goal, cue_named = chosen
 
     # the task the policy serves
     if task not in served:
@@ -634,22 +671,22 @@ def understand(
         # implied by the cell, not contradicted by the words
         if task == "PickPlace" and default_task == "ConveyorPick" and default_task in served:
             task = default_task
-            penalty += 0.1
-            notes.append(f"task taken as {default_task}, the task this policy serves")
+            r.penalty += 0.1
+            r.notes.append(f"task taken as {default_task}, the task this policy serves")
         else:
             return _refuse("unserved_task", f"this asks for {task}; the policy serves only {', '.join(served)}", lang)
     if not cue_named:
-        penalty += 0.05
+        r.penalty += 0.05
 
     # ground the parts
-    out = Understanding(True, task=task, language=lang, notes=notes)
+    out = Understanding(True, task=task, language=lang, notes=r.notes)
     for slot in ("part_np", "base_np"):
         if slot in goal:
             part, why, pen = _resolve(goal[slot], scene, lang)
             if part is None:
                 code = "absent_part" if why and "table" in why else "ambiguous"
                 return _refuse(code, why or "cannot tell the part", lang)
-            penalty += pen
+            r.penalty += pen
             if scene is not None and part not in scene:
                 return _refuse("absent_part", f"there is no {_describe(part, lang)} on the table", lang)
             setattr(out, "part" if slot == "part_np" else "base", part)
@@ -659,7 +696,7 @@ def understand(
         if bins_present is not None and goal["bin"] not in bins_present:
             return _refuse("absent_part", f"there is no {goal['bin']} bin in this cell", lang)
         out.bin = goal["bin"]
-    out.confidence = float(min(1.0, max(0.05, 1.0 - penalty - 0.4 * unknown)))
+    out.confidence = float(min(1.0, max(0.05, 1.0 - r.penalty - 0.4 * r.unknown)))
     return out
 
 
