@@ -1,9 +1,10 @@
 """``jafm-robot understand``: what a policy would make of an instruction, before any arm moves.
 
-Runs the instruction front end (:mod:`jafm_robot.language.understanding`) against the tasks and
-languages a policy file serves (read from its ONNX metadata, no torch, no inference) and prints one
-JSON object: the structured goal plus the canonical instruction(s) the network would be given, exit
-0; or ``{"understood": false, "reason": ...}``, exit 3, when the instruction cannot be grounded.
+Grounds the instruction through the instruction gate every host uses
+(:class:`jafm_robot.runtime.grounding.InstructionGate`) for the tasks and languages a policy file
+serves (read from its ONNX metadata, no torch, no inference) and prints one JSON object: the
+structured goal, the text the network would be fed and the canonical instruction per language,
+exit 0; or ``{"understood": false, "reason": ...}``, exit 3, when the instruction cannot be grounded.
 """
 
 from __future__ import annotations
@@ -26,21 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="parts on the table, \"red cube,blue cylinder\": a named part not among them is refused")
 
 
-def _scene_parts(spec: str) -> list[tuple[str, str]]:
-    from jafm_robot.language.templates import COLOR_WORDS, SHAPE_WORDS
-
-    parts = []
-    for item in (s.strip() for s in spec.split(",")):
-        if not item:
-            continue
-        words = item.split()
-        if len(words) != 2 or words[0] not in COLOR_WORDS["en"] or words[1] not in SHAPE_WORDS["en"]:
-            raise ValueError(f"--scene-parts: {item!r} is not 'colour shape' (colours: {', '.join(COLOR_WORDS['en'])}; "
-                             f"shapes: {', '.join(SHAPE_WORDS['en'])})")
-        parts.append((words[0], words[1]))
-    return parts
-
-
 def policy_metadata(path: Path):
     """The policy's contract metadata, read from the ONNX file's ``metadata_props`` alone."""
     import onnx
@@ -57,19 +43,24 @@ def policy_metadata(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from jafm_robot.language.understanding import canonical, understand
+    from jafm_robot.language.goal import parse_parts
+    from jafm_robot.language.understanding import canonical
     from jafm_robot.paths import shipped_policy
+    from jafm_robot.runtime.grounding import InstructionGate
 
     policy = Path(args.policy) if args.policy else shipped_policy()
     if policy is None:
         raise FileNotFoundError("no shipped policy under models/; pass --policy")
     meta = policy_metadata(policy)
-    scene = _scene_parts(args.scene_parts) if args.scene_parts else None
-    tasks = list(meta.tasks)
-    u = understand(args.text, tasks=tasks, scene_parts=scene, default_task=tasks[0] if len(tasks) == 1 else None)
-    out = u.to_dict()
-    if u.understood:
-        out["canonical"] = {lang: canonical(u, lang) for lang in meta.languages}
+    try:
+        scene = parse_parts(args.scene_parts) if args.scene_parts else None
+    except ValueError as e:
+        raise ValueError(f"--scene-parts: {e}") from e
+    # the gate every host grounds instructions through: what is printed here is what they would do
+    grounding = InstructionGate(list(meta.tasks), list(meta.languages)).ground(args.text, scene)
+    out = grounding.readout()
+    if not grounding.refused:
+        out["canonical"] = {lang: canonical(grounding.understanding, lang) for lang in meta.languages}
     out["policy"] = policy.name
     print(json.dumps(out, ensure_ascii=False))
-    return 0 if u.understood else EXIT_REFUSED
+    return EXIT_REFUSED if grounding.refused else 0

@@ -94,6 +94,22 @@ COLOR_NOUNS: dict[str, dict[str, str]] = {
 }
 
 
+def parse_parts(text: str) -> list[tuple[str, str]]:
+    """``"red cube, blue cylinder"`` -> ``[("red", "cube"), ("blue", "cylinder")]``: the parts on a
+    table as a user or a launch file lists them (``understand --scene-parts``, ``policy_node``'s
+    ``scene_parts``); ValueError for an item that is not a known colour and shape."""
+    parts = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        words = item.lower().split()
+        if len(words) != 2 or words[0] not in COLOR_WORDS["en"] or words[1] not in SHAPE_WORDS["en"]:
+            raise ValueError(f"{item!r} is not 'colour shape' (colours: {', '.join(COLOR_WORDS['en'])}; "
+                             f"shapes: {', '.join(SHAPE_WORDS['en'])})")
+        parts.append((words[0], words[1]))
+    return parts
+
+
 def slot_phrases(goal: Goal, language: str, bin_as: str = "phrase") -> dict[str, str]:
     """The template slots a goal fills: ``part``/``top`` and ``base`` as the env writes parts
     (``red cube`` / ``赤いキューブ``); ``bin`` as the env's bin phrase (``blue bin`` / ``青い箱``), or

@@ -137,16 +137,15 @@ class PolicyNodeParams:
 
 
 def parse_scene_parts(text: str) -> list[tuple[str, str]] | None:
-    """``"red cube, blue cylinder"`` -> ``[("red", "cube"), ("blue", "cylinder")]``; ``""`` -> None."""
+    """``scene_parts`` as (colour, shape) pairs (``language.goal.parse_parts``); ``""`` -> None (not known)."""
     if not text.strip():
         return None
-    out = []
-    for item in text.split(","):
-        words = item.split()
-        if len(words) != 2:
-            raise ParamError(f"scene_parts: expected 'colour shape' items separated by commas, got {item.strip()!r}")
-        out.append((words[0].lower(), words[1].lower()))
-    return out
+    from jafm_robot.language.goal import parse_parts
+
+    try:
+        return parse_parts(text)
+    except ValueError as e:
+        raise ParamError(f"scene_parts: {e}") from e
 
 
 @dataclass

@@ -41,3 +41,16 @@ def test_bad_inputs_are_usage_errors(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not an onnx file")
     assert main(["understand", "--policy", str(bad), "put the red cube in the blue bin"]) == 2
+
+
+def test_a_language_the_policy_was_not_trained_on_is_refused_as_the_hosts_refuse_it(tmp_path, capsys) -> None:
+    from jafm_robot.runtime.metadata import PolicyMetadata
+    from jafm_robot.runtime.testing import make_dummy_policy
+
+    model = make_dummy_policy(tmp_path / "en_only.onnx", meta=PolicyMetadata(tasks=["PickPlace"], languages=["en"]))
+    assert main(["understand", "--policy", str(model), "赤いキューブを青い箱に入れて"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert out["understood"] is False and out["code"] == "other_language"
+    assert main(["understand", "--policy", str(model), "put the red cube in the blue bin"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fed"] == "put the red cube in the blue bin" and out["canonical"] == {"en": out["fed"]}
