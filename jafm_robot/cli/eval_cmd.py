@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                     replan_every=args.replan_every, overlap_weight=args.overlap_weight, execution=args.execution,
                     max_steps=args.max_steps, grounding=not args.no_grounding)
     if args.phrasings is not None:
-        return _run_phrasings(args, spec, cluster)
+        return _run_phrasings(args, spec, cluster, policy)
     res = evaluate(spec, args.episodes, args.seed, video=args.video, cluster=cluster, policy=policy)
     res["policy"] = str(args.policy)
     lo, hi = res["ci95"]
@@ -88,12 +88,12 @@ def read_phrasings(path: str, language: str) -> list[str]:
     return out
 
 
-def _run_phrasings(args: argparse.Namespace, spec, cluster) -> int:
+def _run_phrasings(args: argparse.Namespace, spec, cluster, policy) -> int:
     from jafm_robot.cli.common import write_json
     from jafm_robot.training.evaluate import evaluate_phrasings
 
     phrasings = read_phrasings(args.phrasings, args.lang)
-    res = evaluate_phrasings(spec, phrasings, args.episodes, args.seed, cluster=cluster)
+    res = evaluate_phrasings(spec, phrasings, args.episodes, args.seed, cluster=cluster, policy=policy)
     t, ph = res["templates"], res["phrasings"]
     print(f"{args.task}/{args.lang}: templates {t['successes']}/{t['episodes']} = {t['success_rate']:.0%}; "
           f"{len(phrasings)} phrasings {ph['successes']}/{ph['episodes']} = {ph['success_rate']:.0%} "

@@ -37,7 +37,7 @@ import os
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -671,8 +671,8 @@ class DistillRun:
                 from jafm_robot.training.learner import policy_stats
 
                 state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-                spec = CollectSpec(**{**spec.__dict__, "student": {"vla_config": self.model.cfg.to_dict(),
-                                                                  "stats": policy_stats(self.model), "model": state}})
+                spec = replace(spec, student={"vla_config": self.model.cfg.to_dict(), "stats": policy_stats(self.model),
+                                              "model": state})
             factory: Callable[[], Any] = partial(CollectWorker, spec)
         else:
             factory = partial(CollectWorker, spec, self.teacher, student, self.env)

@@ -10,7 +10,7 @@ gathered in seed order. The summary is :func:`jafm_robot.envs.rollout.summarize`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ def evaluate_expert(
     if not languages:
         raise ValueError("at least one language is needed")
     cluster = cluster or Cluster()
-    spec = ExpertSpec(spec.task, spec.image_size, spec.randomize, render=video is not None)
+    spec = replace(spec, render=video is not None)
     jobs = ((seed + i, (seed + i, languages[i % len(languages)], video is not None and i < video_episodes))
             for i in range(episodes))
     t0 = time.perf_counter()

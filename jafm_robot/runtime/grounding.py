@@ -142,11 +142,12 @@ class GroundedPolicy(PolicyWrapper):
         self.gate = gate
         self.scene = scene
         self.last: Grounding | None = None
+        self._fed: np.ndarray | None = None  # the feed, encoded once per instruction
         self._hold: np.ndarray | None = None
 
     def reset(self) -> None:
         """A new episode: forget the held pose and the last grounding (the scene may differ)."""
-        self.last, self._hold = None, None
+        self.last, self._fed, self._hold = None, None, None
 
     def predict(self, obs: dict[str, Any]) -> np.ndarray:
         raw = obs.get("instruction")
@@ -154,9 +155,10 @@ class GroundedPolicy(PolicyWrapper):
         if self.last is None or self.last.text != text:
             parts, bins = self.scene() if self.scene is not None else (None, None)
             self.last = self.gate.ground(text, parts, bins)
+            self._fed = None if self.last.feed is None else encode_instruction(self.last.feed)
             self._hold = None
-        if self.last.refused:
+        if self._fed is None:  # refused
             if self._hold is None:
                 self._hold = np.asarray(obs["state"], np.float32).copy()
             return hold_chunk(self._hold, self.chunk_len)
-        return self.policy.predict({**obs, "instruction": encode_instruction(self.last.feed or "")})
+        return self.policy.predict({**obs, "instruction": self._fed})

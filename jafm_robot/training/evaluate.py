@@ -14,7 +14,7 @@ gives the per-episode results of one, gathered in seed order.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ def evaluate(
     replan_every = int(spec.replan_every or default_replan_every(policy.chunk_len))
     if replan_every < 1:
         raise ValueError(f"--replan-every must be >= 1, got {replan_every}")
-    spec = EvalSpec(**{**asdict(spec), "render": video is not None})
+    spec = replace(spec, render=video is not None)
     here = partial(EvalWorker, spec, policy)  # one worker: this process, the policy already loaded
     factory = partial(_worker, spec) if cluster.parallel else here
     jobs = ((seed + i, (seed + i, video is not None and i < video_episodes)) for i in range(episodes))
@@ -183,20 +183,22 @@ def evaluate(
 
 
 def evaluate_phrasings(spec: EvalSpec, phrasings: list[str], episodes: int, seed: int,
-                       cluster: Cluster | None = None, progress: bool = True) -> dict[str, Any]:
+                       cluster: Cluster | None = None, progress: bool = True,
+                       policy: LoadedPolicy | None = None) -> dict[str, Any]:
     """The env's own templates, then each phrasing, on the same seeds: success per phrasing and
-    its drop from the templates (what ``eval --phrasings FILE`` reports). One worker pool serves
-    them all, so Ray starts once."""
+    its drop from the templates (what ``eval --phrasings FILE`` reports). Ray starts once for them
+    all, and the policy file is read once (``policy``, when given, is the loaded ``spec.policy``)."""
     from jafm_robot.reporting import wilson_interval
 
     if not phrasings:
         raise ValueError("--phrasings: no phrasing for this language")
     cluster = cluster or Cluster()
+    policy = policy if policy is not None else load_policy(spec.policy, verify=spec.verify)  # once for all runs
     rows = []
     with session(cluster):
-        templates = evaluate(spec, episodes, seed, progress=progress, cluster=cluster)
-        runs = [evaluate(EvalSpec(**{**asdict(spec), "phrasing": text}), episodes, seed, progress=progress,
-                         cluster=cluster) for text in phrasings]
+        templates = evaluate(spec, episodes, seed, progress=progress, cluster=cluster, policy=policy)
+        runs = [evaluate(replace(spec, phrasing=text), episodes, seed, progress=progress, cluster=cluster,
+                         policy=policy) for text in phrasings]
     for text, res in zip(phrasings, runs, strict=True):
         rows.append({"phrasing": text, "episodes": res["episodes"], "successes": res["successes"],
                      "success_rate": res["success_rate"], "ci95": res["ci95"], "refused": res["refused"],
