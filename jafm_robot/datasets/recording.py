@@ -425,8 +425,7 @@ def record(
 
         # kept only where this run would record the same seed in the same language (--lang or
         # --seed may differ from the interrupted run's)
-        known = {s: v for s, v in pending.load().items()
-                 if (getattr(v[0], "language", None) or v[1].get("language", language_of(s))) == language_of(s)}
+        known = {s: v for s, v in pending.load().items() if v[0].language == language_of(s)}
 
         def jobs() -> Iterator[tuple[int, tuple[int, str]]]:
             s, n = seed, 0
@@ -436,9 +435,12 @@ def record(
                     n += 1
                 s += 1
 
+        def student_finished(info: dict[str, Any]) -> bool:  # the policy did it all: nothing of the expert's
+            return student is not None and info["takeover_step"] is None
+
         def keep(s: int, result: tuple[Episode, dict[str, Any]]) -> None:
             ep, info = result
-            if (ep.success or keep_failures) and not (student is not None and info["takeover_step"] is None):
+            if (ep.success or keep_failures) and not student_finished(info):
                 pending.save(s, result)
 
         factory = partial(_record_worker, spec) if cluster.parallel else (lambda: here)
@@ -448,8 +450,8 @@ def record(
             for s, (ep, info) in stream:
                 res.attempted += 1
                 res.resumed += int(s in known)
-                if student is not None and info["takeover_step"] is None:
-                    res.student_finished.append(s)  # nothing of the expert's to learn from
+                if student_finished(info):
+                    res.student_finished.append(s)
                 elif ep.success or keep_failures:
                     if student is not None:
                         res.takeover_steps.append(int(info["takeover_step"]))

@@ -47,6 +47,7 @@ from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
 from jafm_robot.contract import detect_language
+from jafm_robot.language import Understanding
 from jafm_robot.paths import models_dir, shipped_policy
 from jafm_robot.robots.config import load_robot_config
 from jafm_robot.ros import diagnostics as diag
@@ -61,7 +62,7 @@ from jafm_robot.ros.conversions import (
 )
 from jafm_robot.ros.node_util import run_node
 from jafm_robot.ros.params import ParamError, PolicyNodeParams, declare, parse_scene_parts
-from jafm_robot.runtime.grounding import InstructionGate
+from jafm_robot.runtime.grounding import Grounding, InstructionGate
 from jafm_robot.runtime.observation import ObservationError, encode_instruction_text
 
 
@@ -222,24 +223,22 @@ class PolicyNode(Node):
             # the engine's rule (runtime.observation): a text over 128 UTF-8 bytes is refused on arrival
             encode_instruction_text(text)
             grounding = self.gate.ground(text, self.scene_parts)
-            readout = grounding.readout()
         except ObservationError as e:
-            grounding, readout = None, {"instruction": text, "understood": False, "refused": True, "reason": str(e),
-                                        "code": "too_long", "language": detect_language(text)}
+            grounding = Grounding(text, Understanding(False, reason=str(e), code="too_long",
+                                                      language=detect_language(text)), None)
+        readout = grounding.readout()
         self.pub_understood.publish(String(data=json.dumps(readout, ensure_ascii=False)))
         with self._lock:
             changed = text != self._given
             self._given = text
             self._generation += 1
-            if grounding is None or grounding.refused:
-                self._instruction, self._refusal = "", str(readout.get("reason"))
-            else:
-                self._instruction, self._refusal = grounding.feed or "", ""
-        if grounding is None or grounding.refused:
+            self._instruction = grounding.feed or ""
+            self._refusal = (grounding.reason or "refused") if grounding.refused else ""
+        if grounding.refused:
             self.counts["refused"] += 1
-            if readout.get("code") in ("other_language", "too_long"):
+            if grounding.understanding.code in ("other_language", "too_long"):
                 self.counts["lang"] += 1
-            self._warn("refused", f"instruction {text!r} refused: {readout.get('reason')}; holding")
+            self._warn("refused", f"instruction {text!r} refused: {grounding.reason}; holding")
         elif changed:
             self.get_logger().info(f"instruction: {text} -> understood {readout}")
 
