@@ -18,6 +18,10 @@ name, ONNX Runtime for an ``.onnx`` file, each on an observation of its own shap
 ``teacher_over_student_p50`` (teacher p50 / the student's ONNX Runtime p50) and
 ``teacher_parameter_ratio``: the two latencies a distilled student is judged by, measured together.
 
+``--teacher expert`` times the scripted experts that taught a behaviour-cloned student (privileged
+simulator state + iterated IK): each call is one action of a real episode of each of the policy's
+tasks, the env stepped between calls and not timed, and the report names it ``teacher_expert``.
+
 ``--policy`` takes a checkpoint (exported to a temporary ONNX file first), or an ONNX file, whose
 torch twin is ``--checkpoint`` or, without it, rebuilt from the file's own weights; with neither,
 ``--config SIZE`` benches a freshly initialised network of that size (latency does not depend on
@@ -48,8 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="calls per turn to interleave the subjects (default 0: one after the other; see the module doc)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: physical cores)")
     p.add_argument("--teacher", default=None,
-                   help="also time a teacher in the same run: .pt/.onnx, or a size name (e.g. foundation, freshly "
-                        "initialised: latency does not depend on the weights); reports teacher_over_student_p50")
+                   help="also time a teacher in the same run: .pt/.onnx, a size name (e.g. foundation, freshly "
+                        "initialised: latency does not depend on the weights), or expert (the scripted experts of "
+                        "the policy's tasks, one action per call); reports teacher_over_student_p50")
     p.add_argument("--json", default=None)
     p.add_argument("--card", action="store_true", help="store the result in the ONNX policy's model card")
 
@@ -73,6 +78,53 @@ def _time(fns: dict[str, Any], iters: int, warmup: int, block: int) -> dict[str,
                 t0 = time.perf_counter()
                 fn()
                 out[name].append(time.perf_counter() - t0)
+    return out
+
+
+class _ExpertTeacher:
+    """One call = one action of the scripted expert on a live episode; the env step that follows
+    is done outside the timed call (at the next call's start: ``_time`` times the whole call, so
+    the step runs in ``advance`` before the clock starts). Episodes go round the tasks, seeds from
+    10000 (the held-out range), so each task's phases (approach, grasp, carry, release) are timed."""
+
+    def __init__(self, tasks: list[str], image_size: int) -> None:
+        from jafm_robot.envs.make import make_env
+
+        self.tasks = tasks or ["PickPlace"]
+        self.envs = {t: make_env(t, image_size) for t in self.tasks}
+        self.i, self.seed, self.env, self.expert, self.obs = -1, 10_000, None, None, None
+        self._next_episode()
+
+    def _next_episode(self) -> None:
+        from jafm_robot.experts import make_expert
+
+        self.i += 1
+        self.env = self.envs[self.tasks[self.i % len(self.tasks)]]
+        self.obs, _ = self.env.reset(seed=self.seed + self.i)
+        self.expert = make_expert(self.env.unwrapped)
+        self.expert.reset()
+        self.done = False
+
+    def advance(self, action: np.ndarray) -> None:
+        self.obs, _, term, trunc, _ = self.env.step(action)
+        if term or trunc:
+            self._next_episode()
+
+    def close(self) -> None:
+        for env in self.envs.values():
+            env.close()
+
+
+def _time_expert(teacher: _ExpertTeacher, iters: int, warmup: int) -> list[float]:
+    """Per-call wall times of the expert's act(obs); the env steps between calls are not counted."""
+    out: list[float] = []
+    for k in range(warmup + iters):
+        t0 = time.perf_counter()
+        a = teacher.expert.act(teacher.obs)
+        dt = time.perf_counter() - t0
+        if k >= warmup:
+            out.append(dt)
+        teacher.advance(a)
     return out
 
 
@@ -206,10 +258,20 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
                 subjects["onnxruntime_cpu_grounded"] = _grounded_subject(eng, obs)
                 extra["onnxruntime_cpu_grounded"] = {"provider": eng.provider}
         teacher_name = None
-        if teacher:
+        expert = None
+        if teacher == "expert":
+            tasks = PolicyEngine(onnx_path, verify=False).metadata.tasks if onnx_path else []
+            expert = _ExpertTeacher(list(tasks), model.cfg.image_size)
+            teacher_name = "teacher_expert"
+            teacher_facts = {"teacher": "expert", "kind": "scripted (privileged simulator state + iterated IK)",
+                             "parameters": 0, "tasks": expert.tasks}
+        elif teacher:
             teacher_name, subjects[teacher_name], teacher_facts = _teacher_subject(teacher, n_threads)
         for name, samples in _time(subjects, iters, warmup, block).items():
             results[name] = {**_pct(samples), **extra.get(name, {})}
+        if expert is not None:
+            results[teacher_name] = _pct(_time_expert(expert, iters, warmup))
+            expert.close()
         out = {
             "policy": policy or f"random {config}",
             "parameters": model.num_parameters(),
@@ -234,7 +296,8 @@ def bench(policy: str | None, checkpoint: str | None, config: str, providers: li
         if teacher_name is not None:
             # issue 6's yardstick: the deployed student (ORT on CPU) against the teacher, one run
             out["teacher"] = teacher_facts
-            out["teacher_parameter_ratio"] = teacher_facts["parameters"] / model.num_parameters()
+            if teacher_facts["parameters"]:
+                out["teacher_parameter_ratio"] = teacher_facts["parameters"] / model.num_parameters()
             if "onnxruntime_cpu" in results:
                 out["teacher_over_student_p50"] = results[teacher_name]["p50_ms"] / results["onnxruntime_cpu"]["p50_ms"]
         return out
@@ -257,8 +320,9 @@ def run(args: argparse.Namespace) -> int:
     if "grounding_overhead_p50" in res:
         print(f"instruction gate on the per-frame path: p50 x{res['grounding_overhead_p50']:.3f} of ORT CPU alone")
     if "teacher_over_student_p50" in res:
-        print(f"teacher ({res['teacher']['size']}, {res['teacher_parameter_ratio']:.1f}x the parameters) / student on "
-              f"ORT CPU: p50 {res['teacher_over_student_p50']:.1f}x")
+        size = (f"{res['teacher']['size']}, {res['teacher_parameter_ratio']:.1f}x the parameters"
+                if "teacher_parameter_ratio" in res else res["teacher"].get("kind", res["teacher"]["teacher"]))
+        print(f"teacher ({size}) / student on ORT CPU: p50 {res['teacher_over_student_p50']:.1f}x")
     write_json(args.json, res)
     if args.card and args.policy and args.policy.endswith(".onnx"):
         from jafm_robot.policies.export import update_card

@@ -1,6 +1,7 @@
-"""``jafm-robot demo``: the main job. The shipped policy does pick-and-place (and the other tasks it
-was trained for) in the factory scene, in English and Japanese, through the real-time runtime; a
-result table is printed and a video with an overlay (instruction, outcome, loop statistics) written.
+"""``jafm-robot demo``: the main job. The newest shipped policy does every task it was trained for
+(the five-task student: Reach, PickPlace, ConveyorPick, Stack, Sort), in English and Japanese,
+through the real-time runtime; a table per task and language is printed and one video with an
+overlay (instruction, what was understood, outcome, loop statistics) written.
 
 Without a shipped policy (``models/*.onnx``), or with ``--expert``, the scripted experts do the
 tasks through the gym loop instead, so the work cell can be seen on a fresh checkout.
@@ -22,14 +23,14 @@ from jafm_robot.cli.common import (
 from jafm_robot.contract import TASKS
 from jafm_robot.paths import shipped_policy
 
-HELP = "the main job: the shipped policy does pick-and-place (en + ja) in the factory scene; table + video"
+HELP = "the main job: the newest shipped policy does every task it was trained for (en + ja); table + video"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", default=None, help="ONNX policy (default: the newest shipped one in models/)")
     p.add_argument("--expert", action="store_true", help="use the scripted experts instead of a policy")
-    p.add_argument("--tasks", default=None, help="comma-separated tasks (default: the policy's tasks, max 3)")
+    p.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task the policy was trained for)")
     p.add_argument("--lang", default="en,ja")
-    p.add_argument("--episodes", type=int, default=2, help="episodes per task and language")
+    p.add_argument("--episodes", type=int, default=1, help="episodes per task and language")
     p.add_argument("--seed", type=int, default=90_000, help="first seed (held out from training)")
     p.add_argument("--rate", type=float, default=500.0, help="control loop rate (Hz)")
     p.add_argument("--replan-every", type=int, default=None, help="action points between inferences (default chunk_len//2)")
@@ -40,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _tasks(spec: str | None, available: list[str]) -> list[str]:
     if spec is None:
-        return [t for t in TASKS if t in available][:3]
+        return [t for t in TASKS if t in available]
     tasks = [t.strip() for t in spec.split(",") if t.strip()]
     bad = [t for t in tasks if t not in available]
     if bad:

@@ -3,8 +3,11 @@
 Recording is one process per dataset (PyBullet and the expert are single-threaded), so on a
 machine with many cores the quickest way to a large dataset is N recorders writing N folders with
 disjoint seeds. Training then reads them together: frames concatenated, episode indices offset,
-instruction tables merged. Folders must agree on what a frame is (fps, image size, cameras, and the
-scene when they record one), or the combination is refused.
+instruction tables merged. Folders must agree on what a frame is (fps, image size, cameras), or the
+combination is refused. They may come from different scenes (a multi-task student learns
+ConveyorPick in the conveyor cell beside PickPlace on the table): ``scenes`` lists each folder's,
+``info["jafm_scene"]`` holds the scene only when every folder shares it, and what needs one scene
+(keypoint and pick/place targets, which re-create the recorded cameras) refuses a mixture.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ class ConcatDataset(FrameTable):
                                ("cameras", first.cameras, d.cameras)):
                 if a != b:
                     raise DatasetError(f"cannot train on {first.root} and {d.root} together: {what} {a} vs {b}")
-            sa, sb = first.info.get("jafm_scene"), d.info.get("jafm_scene")
-            if sa and sb and sa != sb:
-                raise DatasetError(f"cannot train on {first.root} and {d.root} together: recorded in different scenes "
-                                   f"({scene_label(sa)} vs {scene_label(sb)})")
         self.root = Path(", ".join(str(d.root) for d in self.parts))
         self.info: dict[str, Any] = dict(first.info)
+        #: each folder's scene ({"name", "sha256"} or None), in folder order
+        self.scenes: list[dict[str, Any] | None] = [d.info.get("jafm_scene") for d in self.parts]
+        known = {scene_label(s): s for s in self.scenes if s}
+        self.info["jafm_scene"] = next(iter(known.values())) if len(known) == 1 else None
+        if len(known) > 1:
+            self.info["jafm_scenes"] = sorted(known)
         self.fps, self.image_size, self.cameras = first.fps, first.image_size, list(first.cameras)
         self.tasks: list[str] = sorted({t for d in self.parts for t in d.tasks})
         lookup = {t: i for i, t in enumerate(self.tasks)}

@@ -140,7 +140,7 @@ def dataset_facts(ds: LeRobotV3Dataset | ConcatDataset, cameras: list[str]) -> d
         "languages": ds.languages(),
         "num_episodes": ds.num_episodes,
         "num_frames": len(ds),
-        "scene": ds.info.get("jafm_scene"),
+        "scene": ds.info.get("jafm_scene") or ds.info.get("jafm_scenes"),
         "record_commands": ds.record_commands(),
     }
 
@@ -280,18 +280,24 @@ def _add_targets(cfg: TrainConfig, policy: VLAPolicy, ds: Any, samples: ChunkSam
     frames; returns the auxiliary targets' z-score statistics and the layout frames."""
     vcfg = policy.cfg
     aux_stats: dict[str, list[float]] | None = None
-    if vcfg.aux_dim:
+    uses_kp = vcfg.vision.keypoints >= 2 and bool(cfg.kp_weight)
+    if vcfg.aux_dim and (cfg.aux_weight or uses_kp or cfg.layouts):
+        # only a loss that reads them needs the targets: they replay the recorded cameras of one
+        # scene, so a mixture of scenes (five tasks) trains with --aux-weight 0 --kp-weight 0
         from jafm_robot.datasets.auxiliary import AUX_DIM
 
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
+        if ds.info.get("jafm_scenes"):
+            raise ValueError(f"pick/place and keypoint targets need one scene; {ds.root} mixes "
+                             f"{', '.join(ds.info['jafm_scenes'])}: train with --aux-weight 0 --kp-weight 0")
         recorded = (ds.info.get("jafm_scene") or {}).get("name")
         if cfg.scene and recorded and cfg.scene != recorded:
             raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
         scene = cfg.scene or recorded or "factory"
         aux_mean, aux_std = samples.add_auxiliary(scene)
         aux_stats = {"mean": aux_mean.tolist(), "std": aux_std.tolist()}
-        if vcfg.vision.keypoints >= 2 and cfg.kp_weight:
+        if uses_kp:
             samples.add_keypoint_targets(scene)
     if not cfg.layouts:
         return aux_stats, None

@@ -320,3 +320,28 @@ def test_correction_frames_follow_the_skipped_actions_and_weight_the_sampling(tm
     config = json.loads((tmp_path / "r/train_config.json").read_text())
     assert config["correction_weight"] == 4
     assert config["dataset"]["sampled_per_epoch"] == 40 + 3 * 3  # each correction frame 4 times in all
+
+
+def test_datasets_from_two_scenes_train_together_without_scene_targets(tmp_path):
+    """A five-task student learns ConveyorPick (conveyor cell) beside PickPlace (table): folders
+    from different scenes read as one, each keeps its scene, and only what re-creates one scene's
+    cameras (pick/place and keypoint targets) refuses the mixture, with the way out in the error."""
+    from jafm_robot.datasets.concat import open_dataset
+    from jafm_robot.training.trainer import TrainConfig, train
+
+    for name, scene, seed in (("table", "factory", 0), ("belt", "factory_conveyor", 10)):
+        w = LeRobotV3Writer(tmp_path / name, fps=10, image_size=IMG, scene={"name": scene, "sha256": scene * 2})
+        for i in range(2):
+            w.add_episode(synthetic_episode(seed + i, 12, "en" if i % 2 == 0 else "ja"))
+    spec = f"{tmp_path / 'table'},{tmp_path / 'belt'}"
+    ds = open_dataset(spec)
+    assert [s["name"] for s in ds.scenes] == ["factory", "factory_conveyor"]
+    assert ds.info["jafm_scene"] is None and ds.info["jafm_scenes"] == sorted(ds.info["jafm_scenes"])
+    same = open_dataset(f"{tmp_path / 'table'},{tmp_path / 'table'}")
+    assert same.info["jafm_scene"]["name"] == "factory" and "jafm_scenes" not in same.info
+    with pytest.raises(ValueError, match="--aux-weight 0 --kp-weight 0"):
+        train(TrainConfig(dataset=spec, out=str(tmp_path / "aux"), config="student", steps=1,
+                          batch_size=2, chunk_len=4))
+    summary = train(TrainConfig(dataset=spec, out=str(tmp_path / "run"), config="tiny", steps=2, batch_size=4,
+                                chunk_len=4, aux_weight=0.0, kp_weight=0.0))
+    assert (tmp_path / "run/checkpoints/last.pt").is_file() and summary["step"] == 2

@@ -56,7 +56,20 @@ def test_sort_and_reach_say_how_far_they_got(make_env) -> None:
     env = make_env("Sort")
     _, info = env.reset(seed=5)
     n = len(env.unwrapped.task.goal["assignment"])
-    assert info["outcome"] == f"0/{n} parts sorted"
+    assert info["outcome"] == f"{n} of {n} parts left unsorted"
+    u = env.unwrapped
+    first = u.world.part(u.task.goal["parts"][0])
+    right = u.world.bins[u.task.goal["assignment"][first.name]]
+    wrong = next(b for name, b in u.world.bins.items() if name != right.name)
+    teleport(env, first, right.position + np.array([0.0, 0.0, first.half_height - right.half_extents[2] + 0.01]), 240)
+    _, _, _, _, info = env.step(u.target)
+    assert info["outcome"] == f"{n - 1} of {n} parts left unsorted"
+    teleport(env, first, wrong.position + np.array([0.0, 0.0, first.half_height - wrong.half_extents[2] + 0.01]), 240)
+    _, _, _, _, info = env.step(u.target)
+    assert info["outcome"] == "a part in a wrong bin"
+    env = make_env("ConveyorPick")
+    _, info = env.reset(seed=5)
+    assert info["outcome"] == "missed on the belt"
     env = make_env("Reach")
     _, info = env.reset(seed=5)
     assert info["outcome"] == "not reached"

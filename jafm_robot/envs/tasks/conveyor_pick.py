@@ -41,6 +41,12 @@ class ConveyorPick(PickPlace):
         self.goal = self.part_to_bin_goal(rng, target, distractors)
         self.goal.update(conveyor_speed=conv.speed, conveyor_direction=conv.direction.copy())
 
+    def failure_mode(self) -> str:
+        """PickPlace's classes, except that a target never lifted rode the belt past the hand:
+        "missed on the belt" (it starts there, so it can have been nowhere else)."""
+        mode = super().failure_mode()
+        return "missed on the belt" if mode == "never lifted" else mode
+
     def _spawn(self, rng: np.random.Generator, randomize: bool, positions: list[np.ndarray], shapes: list[str],
                z: float) -> tuple[Part, list[Part]]:
         w = self.w

@@ -42,5 +42,13 @@ class Sort(Task):
         return not self.remaining()
 
     def failure_mode(self) -> str:
-        n = len(self.goal["assignment"])
-        return f"{n - len(self.remaining())}/{n} parts sorted"
+        """The worst thing that happened to a part still unsorted: put in a wrong bin, lifted and
+        dropped outside every bin, else how many parts are left ("2 of 3 parts left unsorted")."""
+        left = self.remaining()
+        assignment = self.goal["assignment"]
+        placed = {n: self.w.bin_of(self.w.part(n)) for n in left}
+        if any(b is not None and b.name != assignment[n] for n, b in placed.items()):
+            return "a part in a wrong bin"
+        if any(b is None and n in self.lifted() and self.released(self.w.part(n)) for n, b in placed.items()):
+            return "a part dropped"
+        return f"{len(left)} of {len(assignment)} parts left unsorted"
