@@ -7,6 +7,7 @@
 #   bash scripts/train_student.sh train    # STEPS optimiser steps (a re-run continues: --resume)
 #   bash scripts/train_student.sh export   # models/$NAME.onnx + card
 #   bash scripts/train_student.sh eval     # EVAL_EPISODES held-out episodes per task and language -> card
+#   bash scripts/train_student.sh teacher  # the teacher (scripted experts) on the same seeds -> card
 #   bash scripts/train_student.sh bench    # ONNX Runtime vs torch eager latency, teacher beside -> card
 #   bash scripts/train_student.sh all
 #
@@ -40,7 +41,47 @@ record() {
   done
 }
 
+train() {
+  # fine-tuned from the shipped PickPlace policy (its finding and grasping carry over); pick/place
+  # and keypoint targets are off: they re-create one scene's cameras, and the tasks span two scenes
+  local resume=() init=(--init "$INIT")
+  [[ -f "$RUN/checkpoints/last.pt" ]] && { resume=(--resume); init=(); }
+  "$JR" train --dataset "$(datasets)" --config student "${init[@]}" --steps "$STEPS" --batch-size "$BATCH" \
+    --lr "$LR" --device "$DEVICE" --shift-pad 0 --aux-weight 0 --kp-weight 0 --save-every 500 --log-every 100 \
+    --out "$RUN" --json "$RUN.json" "${resume[@]}"
+}
+
+export_model() {
+  "$JR" export --checkpoint "$RUN/checkpoints/last.pt" --out "models/$NAME.onnx"
+}
+
+teacher() {
+  # the teacher's success on the student's held-out seeds, per task and language, into the card
+  for t in $TASKS; do for lang in en ja; do
+    "$JR" expert --task "$t" --episodes "$EVAL_EPISODES" --seed 10000 --lang "$lang" \
+      --json "$RUN/teacher_${t}_$lang.json" --card "models/$NAME.onnx" $(rollout_opts)
+  done; done
+}
+
+evaluate() {
+  for t in $TASKS; do for lang in en ja; do
+    "$JR" eval --policy "models/$NAME.onnx" --task "$t" --episodes "$EVAL_EPISODES" --seed 10000 --lang "$lang" \
+      --json "$RUN/eval_${t}_$lang.json" --card $(rollout_opts)
+  done; done
+}
+
+bench() {
+  "$JR" bench latency --policy "models/$NAME.onnx" --checkpoint "$RUN/checkpoints/last.pt" --teacher expert \
+    --json "$RUN/latency.json" --card
+}
+
 case "${1:-all}" in
   record) record ;;
-  *) echo "usage: $0 record|train|export|eval|bench|all" >&2; exit 2 ;;
+  train) train ;;
+  export) export_model ;;
+  teacher) teacher ;;
+  eval) evaluate ;;
+  bench) bench ;;
+  all) record; train; export_model; evaluate; teacher; bench ;;
+  *) echo "usage: $0 record|train|export|eval|teacher|bench|all" >&2; exit 2 ;;
 esac

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-episodes", type=int, default=2, help="episodes in the video (default 2)")
     parser.add_argument("--image-size", type=int, default=128, help="camera image size (default 128)")
     parser.add_argument("--no-randomize", action="store_true", help="nominal layout and appearance")
+    parser.add_argument("--card", default=None, metavar="MODEL.onnx",
+                        help="store the result in that model's card as its teacher's success (section 'teacher', "
+                             "key TASK/LANG), beside the student's own from eval --card on the same seeds")
     add_workers_arguments(parser)
 
 
@@ -48,4 +51,24 @@ def run(args: argparse.Namespace) -> int:
         f"(95% CI {lo:.1%}-{hi:.1%}; {by}); mean steps {summary['mean_steps']:.1f}; {summary['wall_s']:.1f} s",
         file=sys.stdout,
     )
+    if args.card:
+        _store_in_card(args, task, summary)
     return 0
+
+
+def _store_in_card(args: argparse.Namespace, task: str, summary: dict) -> None:
+    """The expert is the teacher a behaviour-cloned student learnt from: its success on the
+    student's held-out seeds goes into the student's card under ``teacher`` (same keys as
+    ``success``), with the command that measured it."""
+    import shlex
+
+    from jafm_robot.policies.export import update_card_entries
+
+    key = f"{task}/{args.lang}"
+    entry = {k: summary[k] for k in ("episodes", "successes", "success_rate", "ci95", "seed", "by_language", "outcomes")
+             if k in summary}
+    entry["teacher"] = "scripted expert (privileged simulator state + iterated IK)"
+    if not update_card_entries(args.card, [("teacher", key, entry),
+                                           ("commands", f"teacher {key}", shlex.join(["jafm-robot", *sys.argv[1:]]))]):
+        raise ValueError(f"--card {args.card}: no model card beside it")
+    print(f"teacher success stored in the card of {args.card} ({key})")

@@ -196,8 +196,32 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, opset: int = OPSET, 
         "environment": {"torch": torch.__version__, "onnxruntime": ort.__version__, "python": sys.version.split()[0],
                         "platform": platform.platform()},
     }
+    card["history"] = _history(card_path(out), card["sha256"])
     card_path(out).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     return card
+
+
+#: what a replaced model's card keeps of it, in ``history``
+HISTORY_KEYS = ("sha256", "parameters", "training", "success", "teacher", "latency", "commands")
+
+
+def _history(path: Path, new_sha256: str) -> list[dict[str, Any]]:
+    """The ``history`` of a model shipped again under the same name: the card it replaces (its
+    figures, its commands) goes first, older entries after, so the numbers of every version that
+    ever shipped stay beside the new one's. A re-export of the same bytes adds nothing."""
+    if not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    history = list(old.get("history") or [])
+    if old.get("sha256") == new_sha256:
+        return history
+    entry = {k: old[k] for k in HISTORY_KEYS if k in old}
+    entry["training"] = {k: v for k, v in (old.get("training") or {}).items()
+                         if k in ("command", "steps", "episodes", "frames", "dataset", "final_loss")}
+    return [entry, *history]
 
 
 def update_card(model_path: str | Path, section: str, value: Any, key: str | None = None) -> bool:

@@ -97,6 +97,29 @@ def test_export_parity_metadata_and_card(trained_run, tmp_path):
     np.testing.assert_allclose(eng.infer(obs), torch_predict(policy, {k: v[None] for k, v in obs.items()})[0], atol=1e-4)
 
 
+def test_a_model_shipped_again_keeps_the_old_figures_in_its_history(trained_run, tmp_path):
+    """Ship early, then replace under the same name: the card of the version replaced (success,
+    teacher, latency, commands) moves into ``history``, newest first; re-exporting the same bytes
+    adds nothing."""
+    from jafm_robot.policies.export import update_card_entries
+
+    out, _ = trained_run
+    path = tmp_path / "student.onnx"
+    first = export_onnx(out / "checkpoints/step_000003.pt", path)
+    assert first["history"] == []
+    update_card_entries(path, [("success", "PickPlace/en", {"success_rate": 0.6}),
+                               ("teacher", "PickPlace/en", {"success_rate": 1.0})])
+    second = export_onnx(out / "checkpoints/last.pt", path)
+    assert second["sha256"] != first["sha256"] and second["success"] == {}
+    (old,) = second["history"]
+    assert old["sha256"] == first["sha256"] and old["success"] == {"PickPlace/en": {"success_rate": 0.6}}
+    assert old["teacher"]["PickPlace/en"]["success_rate"] == 1.0
+    again = export_onnx(out / "checkpoints/last.pt", path)
+    assert again["history"] == second["history"]
+    third = export_onnx(out / "checkpoints/step_000003.pt", path)
+    assert [h["sha256"] for h in third["history"]] == [second["sha256"], first["sha256"]]
+
+
 def test_load_errors_are_clear(trained_run, tmp_path):
     out, _ = trained_run
     path = tmp_path / "p.onnx"
