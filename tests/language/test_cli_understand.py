@@ -7,7 +7,9 @@ import json
 import pytest
 
 from jafm_robot.cli.main import main
-from jafm_robot.paths import shipped_policy
+from jafm_robot.paths import models_dir, shipped_policy
+
+PICK_PLACE = str(models_dir() / "pick_place_v0.onnx")
 
 pytestmark = pytest.mark.skipif(shipped_policy() is None, reason="no shipped policy under models/")
 
@@ -24,7 +26,7 @@ def test_accepted(text: str, lang: str, capsys) -> None:
 
 @pytest.mark.parametrize("argv,code", [
     (["weld the bracket"], "unserved_task"),
-    (["赤いキューブを青いブロックの上に積んで"], "unserved_task"),  # Stack: the shipped policy serves PickPlace only
+    (["--policy", PICK_PLACE, "赤いキューブを青いブロックの上に積んで"], "unserved_task"),  # Stack: pick_place_v0 serves PickPlace only
     (["--scene-parts", "red cube,green cylinder", "紫のボルトを青い箱に入れて"], "absent_part"),
     (["--scene-parts", "red cube,green cylinder", "put the purple bolt in the blue bin"], "absent_part"),
     (["把红色方块放进蓝色箱子"], "other_language"),
@@ -33,6 +35,21 @@ def test_refused(argv: list[str], code: str, capsys) -> None:
     assert main(["understand", *argv]) == 3
     out = json.loads(capsys.readouterr().out)
     assert out["understood"] is False and out["reason"] and out["code"] == code
+
+
+def test_the_newest_shipped_policy_understands_each_of_its_tasks(capsys) -> None:
+    """Without --policy, understand answers for the newest shipped model (the five-task student
+    where it ships): a request for any task in the model's metadata is understood as that task."""
+    from jafm_robot.runtime.engine import PolicyEngine
+
+    tasks = PolicyEngine(shipped_policy(), warmup=0).metadata.tasks
+    said = {"Reach": "赤いキューブの上に手を動かして", "Stack": "stack the red cube on the blue block",
+            "Sort": "部品を色ごとに仕分けて", "ConveyorPick": "take the red cube off the conveyor into the blue bin",
+            "PickPlace": "put the red cube in the blue bin"}
+    for task in tasks:
+        assert main(["understand", said[task]]) == 0, task
+        out = json.loads(capsys.readouterr().out)
+        assert out["understood"] is True and out["task"] == task, out
 
 
 def test_bad_inputs_are_usage_errors(tmp_path, capsys) -> None:
