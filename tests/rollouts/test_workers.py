@@ -145,7 +145,10 @@ def _record_cmd(out: Path, workers: int) -> list[str]:
 def test_an_interrupted_recording_keeps_its_episodes_and_a_rerun_appends_only_the_missing(tmp_path):
     out = tmp_path / "rec"
     env = {**os.environ, "RAY_ADDRESS": ""}
-    proc = subprocess.Popen(_record_cmd(out, 2), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # SIGINT at its default in the child: a test run before this one may leave pytest ignoring it
+    # (an ignored signal is inherited, and Python then never raises KeyboardInterrupt)
+    proc = subprocess.Popen(_record_cmd(out, 2), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     info = out / "meta" / "info.json"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:  # Ctrl-C once some episodes are in
