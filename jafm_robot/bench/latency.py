@@ -82,10 +82,9 @@ def _time(fns: dict[str, Any], iters: int, warmup: int, block: int) -> dict[str,
 
 
 class _ExpertTeacher:
-    """One call = one action of the scripted expert on a live episode; the env step that follows
-    is done outside the timed call (at the next call's start: ``_time`` times the whole call, so
-    the step runs in ``advance`` before the clock starts). Episodes go round the tasks, seeds from
-    10000 (the held-out range), so each task's phases (approach, grasp, carry, release) are timed."""
+    """The scripted expert on a live episode: ``_time_expert`` times each ``act`` and steps the env
+    with ``advance`` outside the clock. Episodes go round the tasks, seeds from 10000 (the held-out
+    range), so each task's phases (approach, grasp, carry, release) are timed."""
 
     def __init__(self, tasks: list[str], image_size: int) -> None:
         from jafm_robot.envs.make import make_env
@@ -103,7 +102,6 @@ class _ExpertTeacher:
         self.obs, _ = self.env.reset(seed=self.seed + self.i)
         self.expert = make_expert(self.env.unwrapped)
         self.expert.reset()
-        self.done = False
 
     def advance(self, action: np.ndarray) -> None:
         self.obs, _, term, trunc, _ = self.env.step(action)
