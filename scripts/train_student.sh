@@ -25,6 +25,8 @@ RAY_ADDR=${RAY_ADDR:-}
 STEPS=${STEPS:-6000}
 BATCH=${BATCH:-32}
 LR=${LR:-3e-4}
+KP_WEIGHT=${KP_WEIGHT:-0.5}
+AUX_WEIGHT=${AUX_WEIGHT:-1.0}
 DEVICE=${DEVICE:-auto}
 EVAL_EPISODES=${EVAL_EPISODES:-100}
 # demonstrations per task: frames are what the trainer samples, so short tasks get more episodes
@@ -42,12 +44,12 @@ record() {
 }
 
 train() {
-  # fine-tuned from the shipped PickPlace policy (its finding and grasping carry over); pick/place
-  # and keypoint targets are off: they re-create one scene's cameras, and the tasks span two scenes
+  # fine-tuned from the shipped PickPlace policy (its finding and grasping carry over), with its
+  # pick/place and keypoint supervision, each task's folder in the scene it was recorded in
   local resume=() init=(--init "$INIT")
   [[ -f "$RUN/checkpoints/last.pt" ]] && { resume=(--resume); init=(); }
   "$JR" train --dataset "$(datasets)" --config student "${init[@]}" --steps "$STEPS" --batch-size "$BATCH" \
-    --lr "$LR" --device "$DEVICE" --shift-pad 0 --aux-weight 0 --kp-weight 0 --save-every 500 --log-every 100 \
+    --lr "$LR" --device "$DEVICE" --shift-pad 0 --aux-weight "$AUX_WEIGHT" --kp-weight "$KP_WEIGHT" --save-every 500 --log-every 100 \
     --out "$RUN" --json "$RUN.json" "${resume[@]}"
 }
 

@@ -27,22 +27,47 @@ CLOSE_BELOW = 0.01  # gripper target (m) under which the expert is closing on a 
 OPEN_ABOVE = 0.03  # gripper target (m) above which a closed hand is releasing
 
 
+def grasp_release_pairs(grip: np.ndarray) -> list[tuple[int, int]]:
+    """Every (close, release) frame pair in order: a close, then the first frame after it whose
+    gripper target opens."""
+    closed = np.flatnonzero(grip < CLOSE_BELOW)
+    opened = np.flatnonzero(grip > OPEN_ABOVE)
+    pairs, i = [], 0
+    while True:
+        c = closed[closed >= i]
+        if not len(c):
+            return pairs
+        o = opened[opened > c[0]]
+        if not len(o):
+            return pairs
+        pairs.append((int(c[0]), int(o[0])))
+        i = int(o[0])
+
+
 def grasp_release(grip: np.ndarray) -> tuple[int, int] | None:
     """(close, release) frame of the grasp that carried the part: the *last* close that a release
     follows, or None without such a pair. An episode with a missed grasp closes, opens again to
     retry and closes once more; the first close is where the part was not, so the pick point (and
     the carried keypoint) come from the last pair."""
-    closed = np.flatnonzero(grip < CLOSE_BELOW)
-    opened = np.flatnonzero(grip > OPEN_ABOVE)
-    pair, i = None, 0
-    while True:
-        c = closed[closed >= i]
-        if not len(c):
-            return pair
-        o = opened[opened > c[0]]
-        if not len(o):
-            return pair
-        pair, i = (int(c[0]), int(o[0])), int(o[0])
+    pairs = grasp_release_pairs(grip)
+    return pairs[-1] if pairs else None
+
+
+def carried_pairs(grip: np.ndarray, several: bool = False) -> list[tuple[int, int]]:
+    """The (close, release) pairs that carried a part: the last one (:func:`grasp_release`), or
+    with ``several`` (a task that moves several parts, e.g. Sort) every one, each carrying the
+    next part."""
+    pairs = grasp_release_pairs(grip)
+    return pairs if several else pairs[-1:]
+
+
+def moves_several_parts(episodes: list[dict]) -> np.ndarray:
+    """bool [E]: whether each recorded episode's task moves several parts one after another
+    (``Task.moves_several_parts``), read from its ``env_task``."""
+    from jafm_robot.envs.tasks import TASK_CLASSES
+
+    return np.array([getattr(TASK_CLASSES.get(str(r.get("env_task"))), "moves_several_parts", False)
+                     for r in episodes], bool)
 
 
 def first_close(grip: np.ndarray) -> int | None:
@@ -109,14 +134,18 @@ def masked_zscore_stats(aux: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray,
 
 
 def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray,
-                        part_yaw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        part_yaw: np.ndarray | None = None, several: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: (float32[N, AUX_DIM] targets, float32[N, AUX_DIM] 1 where defined).
 
-    Pick and place xyz (one pair per episode) are defined for an episode with a close and a
-    release after it (not, e.g., Reach). The yaw features need ``part_yaw`` [E, 2] (the named
-    part's yaw at the start and its :func:`grasp_symmetry`, from :func:`replay_recorded_episodes`),
-    indexed by episode; they are the part's yaw relative to the hand of that frame
-    (:func:`in_hand_frame`), defined up to the frame where the fingers close.
+    Pick and place xyz are defined for an episode with a close and a release after it (not, e.g.,
+    Reach): one pair per episode, or, for an episode that moves several parts (``several[e]``,
+    :func:`moves_several_parts`), per frame the pair of the part it is about to carry or carries
+    (the first release at or after the frame; after the last release, the last pair). The yaw
+    features need ``part_yaw`` [E, 2] (the named part's yaw at the start and its
+    :func:`grasp_symmetry`, from :func:`replay_recorded_episodes`), indexed by episode; they are
+    the part's yaw relative to the hand of that frame (:func:`in_hand_frame`), defined up to the
+    frame where the fingers close.
     """
     state = np.asarray(state, dtype=np.float64)
     action = np.asarray(action, dtype=np.float64)
@@ -125,12 +154,15 @@ def grasp_place_targets(state: np.ndarray, action: np.ndarray, episode_index: np
     valid = np.zeros((len(ep), AUX_DIM), np.float32)
     for e in np.unique(ep):
         rows = np.flatnonzero(ep == e)
-        events = grasp_release(action[rows, 7])
-        if events is None:
+        pairs = carried_pairs(action[rows, 7], bool(several is not None and several[e]))
+        if not pairs:
             continue
-        c, o = events
-        out[rows, :3] = panda_fk(state[rows[c], :7])
-        out[rows, 3:6] = panda_fk(state[rows[o], :7])
+        start = 0
+        for j, (c, o) in enumerate(pairs):
+            seg = rows[start:] if j == len(pairs) - 1 else rows[start: o + 1]
+            out[seg, :3] = panda_fk(state[rows[c], :7])
+            out[seg, 3:6] = panda_fk(state[rows[o], :7])
+            start = o + 1
         valid[rows, :6] = 1.0
         if part_yaw is not None:
             f, v = yaw_features(float(part_yaw[e, 0]), int(part_yaw[e, 1]))
@@ -186,12 +218,14 @@ def wrist_view_matrix(q7: np.ndarray, offset: np.ndarray, look: np.ndarray, up: 
 
 
 def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.ndarray, cameras: list[str],
-                     scene: str = "factory", scene_poses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     scene: str = "factory", scene_poses: np.ndarray | None = None,
+                     several: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per frame and camera, where keypoints 0 and 1 should look: (float32 [N, C, 2, 2] image
     coordinates in [-1, 1], float32 [N, C, 2] 1 where the point is in view).
 
     Keypoint 0 is the named part: its pick point until the grasp, the hand while it is carried, the
-    place point after the release. Keypoint 1 is the place point. The scene camera uses
+    place point after the release. Keypoint 1 is the place point. In an episode that moves several
+    parts (``several``, as :func:`grasp_place_targets`) both follow the part carried next. The scene camera uses
     ``scene_poses[episode]`` (eye, target) when given (:func:`replay_recorded_episodes`), else the
     scene file's nominal pose, whose per-episode jitter puts a few pixels of noise on the target;
     the wrist camera follows the arm by forward kinematics of the frame's own joint state.
@@ -208,16 +242,18 @@ def keypoint_targets(state: np.ndarray, action: np.ndarray, episode_index: np.nd
     n = len(ep)
     uv = np.zeros((n, len(cameras), 2, 2), np.float32)
     ok = np.zeros((n, len(cameras), 2), np.float32)
-    points, defined = grasp_place_targets(state, action, ep)
+    points, defined = grasp_place_targets(state, action, ep, several=several)
     valid = defined[:, 0] > 0
     part = points[:, :3].astype(np.float64)
     for e in np.unique(ep):
         rows = np.flatnonzero(ep == e)
         if not valid[rows[0]]:
             continue
-        c, o = grasp_release(action[rows, 7])
-        for k in range(c + 1, o + 1):  # carried: the part is in the hand
-            part[rows[k]] = panda_fk(state[rows[k], :7])
+        pairs = carried_pairs(action[rows, 7], bool(several is not None and several[e]))
+        for c, o in pairs:
+            for k in range(c + 1, o + 1):  # carried: the part is in the hand
+                part[rows[k]] = panda_fk(state[rows[k], :7])
+        o = pairs[-1][1]
         part[rows[o + 1:]] = points[rows[o + 1:], 3:6]
     # one scene-camera view per episode (not per frame)
     episode_views = None if scene_poses is None else [look_at(eye, tgt, cam.up) for eye, tgt in scene_poses]

@@ -6,12 +6,14 @@ disjoint seeds. Training then reads them together: frames concatenated, episode 
 instruction tables merged. Folders must agree on what a frame is (fps, image size, cameras), or the
 combination is refused. They may come from different scenes (a multi-task student learns
 ConveyorPick in the conveyor cell beside PickPlace on the table): ``scenes`` lists each folder's,
-``info["jafm_scene"]`` holds the scene only when every folder shares it, and what needs one scene
-(keypoint and pick/place targets, which re-create the recorded cameras) refuses a mixture.
+``info["jafm_scene"]`` holds the scene only when every folder shares it, and what re-creates the
+recorded cameras (keypoint and pick/place targets) does so folder by folder (:func:`scene_segments`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,10 @@ class ConcatDataset(FrameTable):
         lookup = {t: i for i, t in enumerate(self.tasks)}
         ep_off, states, actions, eps, tasks = 0, [], [], [], []
         self.episodes: list[dict[str, Any]] = []
+        #: each folder's first frame and first episode in the concatenation, in folder order
+        self.offsets: list[tuple[int, int]] = []
         for d in self.parts:
+            self.offsets.append((sum(len(x) for x in states), ep_off))
             states.append(d.state)
             actions.append(d.action)
             eps.append(d.episode_index + ep_off)
@@ -74,6 +79,36 @@ class ConcatDataset(FrameTable):
                 a = b
             self._images[camera] = out
         return self._images[camera]
+
+
+@dataclass(frozen=True)
+class SceneSegment:
+    """One recorded folder's rows in a (possibly concatenated) dataset, and the scene it was
+    recorded in: what re-creates the recorded cameras (replayed resets, keypoint projections)
+    has to use each folder's own scene."""
+
+    frames: slice
+    episodes: slice
+    scene: str
+
+
+def scene_segments(ds: LeRobotV3Dataset | ConcatDataset, override: str | None = None) -> list[SceneSegment]:
+    """The dataset's folders with their scenes. ``override`` (``train --scene``) names the scene
+    of a dataset that does not record one, and must agree with one that does; a folder that
+    records none is taken as ``factory``."""
+    if isinstance(ds, ConcatDataset):
+        bounds = [*ds.offsets, (len(ds.state), len(ds.episodes))]
+        spans = [(slice(f0, f1), slice(e0, e1)) for (f0, e0), (f1, e1) in pairwise(bounds)]
+        recorded = ds.scenes
+    else:
+        spans, recorded = [(slice(0, len(ds.state)), slice(0, len(ds.episodes)))], [ds.info.get("jafm_scene")]
+    out = []
+    for (frames, episodes), rec in zip(spans, recorded, strict=True):
+        name = (rec or {}).get("name")
+        if override and name and override != name:
+            raise ValueError(f"--scene {override!r}, but {ds.root} holds episodes recorded in scene {name!r}")
+        out.append(SceneSegment(frames, episodes, name or override or "factory"))
+    return out
 
 
 def open_dataset(spec: str | Path) -> LeRobotV3Dataset | ConcatDataset:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from jafm_robot.contract import encode_instruction
-from jafm_robot.datasets.concat import ConcatDataset
+from jafm_robot.datasets.concat import ConcatDataset, scene_segments
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Dataset
 from jafm_robot.policies.vla.processor_vla import chunk_indices, random_shift
 
@@ -127,25 +127,37 @@ class ChunkSamples:
         self.aux_valid: np.ndarray | None = None
         self.kp: np.ndarray | None = None
         self.kp_valid: np.ndarray | None = None
-        self._replayed: tuple[str, ReplayedEpisodes | None] | None = None
+        self._replayed: tuple[tuple, ReplayedEpisodes | None] | None = None
 
-    def replayed(self, scene: str) -> ReplayedEpisodes | None:
-        """The recorded episodes replayed once (scene-camera poses, named part's yaw), or None."""
-        from jafm_robot.datasets.auxiliary import replay_recorded_episodes
+    def replayed(self, scene: str | None = None) -> ReplayedEpisodes | None:
+        """The recorded episodes replayed once (scene-camera poses, named part's yaw), each folder
+        in its own scene (``scene``: see :func:`~jafm_robot.datasets.concat.scene_segments`), or
+        None when an episode cannot be replayed."""
+        from jafm_robot.datasets.auxiliary import ReplayedEpisodes, replay_recorded_episodes
 
-        if self._replayed is None or self._replayed[0] != scene:
-            self._replayed = (scene, replay_recorded_episodes(self.ds.episodes, scene))
+        segments = scene_segments(self.ds, scene)
+        key = tuple((s.episodes.start, s.episodes.stop, s.scene) for s in segments)
+        if self._replayed is None or self._replayed[0] != key:
+            parts = [replay_recorded_episodes(self.ds.episodes[s.episodes], s.scene) for s in segments]
+            rep = None if any(p is None for p in parts) else ReplayedEpisodes(
+                np.concatenate([p.scene_poses for p in parts]), np.concatenate([p.part_yaw for p in parts]))
+            self._replayed = (key, rep)
         return self._replayed[1]
 
-    def add_auxiliary(self, scene: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def add_auxiliary(self, scene: str | None = None, replay: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Attach auxiliary targets (see datasets.auxiliary), z-scored per target over the frames
         where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
-        in ``scene``; without it they are left undefined."""
-        from jafm_robot.datasets.auxiliary import grasp_place_targets, masked_zscore_stats
+        (``replay``, by default when ``scene`` is given), each folder in the scene it was recorded
+        in (``scene`` for one that records none); without a replay they are left undefined."""
+        from jafm_robot.datasets.auxiliary import (
+            grasp_place_targets,
+            masked_zscore_stats,
+            moves_several_parts,
+        )
 
-        rep = self.replayed(scene) if scene else None
+        rep = self.replayed(scene) if (scene is not None if replay is None else replay) else None
         aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index,
-                                         None if rep is None else rep.part_yaw)
+                                         None if rep is None else rep.part_yaw, moves_several_parts(self.ds.episodes))
         if not valid[:, 0].any():
             raise ValueError(f"dataset {self.ds.root}: no episode has a grasp and a release to take auxiliary targets from")
         mean, std = masked_zscore_stats(aux, valid)
@@ -153,13 +165,21 @@ class ChunkSamples:
         self.aux_valid = valid.astype(np.float32)
         return mean, std
 
-    def add_keypoint_targets(self, scene: str) -> float:
-        """Attach keypoint targets (datasets.auxiliary.keypoint_targets); returns the in-view fraction."""
-        from jafm_robot.datasets.auxiliary import keypoint_targets
+    def add_keypoint_targets(self, scene: str | None = None) -> float:
+        """Attach keypoint targets (datasets.auxiliary.keypoint_targets), each folder's with the
+        cameras of the scene it was recorded in; returns the in-view fraction."""
+        from jafm_robot.datasets.auxiliary import keypoint_targets, moves_several_parts
 
         rep = self.replayed(scene) if "image" in self.cameras else None
-        self.kp, self.kp_valid = keypoint_targets(self.state, self.action, self.ds.episode_index, self.cameras, scene,
-                                                  None if rep is None else rep.scene_poses)
+        kp = np.zeros((len(self), len(self.cameras), 2, 2), np.float32)
+        kp_valid = np.zeros((len(self), len(self.cameras), 2), np.float32)
+        several = moves_several_parts(self.ds.episodes)
+        for seg in scene_segments(self.ds, scene):
+            f, e = seg.frames, seg.episodes
+            kp[f], kp_valid[f] = keypoint_targets(self.state[f], self.action[f], self.ds.episode_index[f] - e.start,
+                                                  self.cameras, seg.scene, None if rep is None else rep.scene_poses[e],
+                                                  several[e])
+        self.kp, self.kp_valid = kp, kp_valid
         return float(self.kp_valid.mean())
 
     def __len__(self) -> int:

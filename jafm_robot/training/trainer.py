@@ -282,23 +282,18 @@ def _add_targets(cfg: TrainConfig, policy: VLAPolicy, ds: Any, samples: ChunkSam
     aux_stats: dict[str, list[float]] | None = None
     uses_kp = vcfg.vision.keypoints >= 2 and bool(cfg.kp_weight)
     if vcfg.aux_dim and (cfg.aux_weight or uses_kp or cfg.layouts):
-        # only a loss that reads them needs the targets: they replay the recorded cameras of one
-        # scene, so a mixture of scenes (five tasks) trains with --aux-weight 0 --kp-weight 0
+        # only a loss that reads them needs the targets; they re-create the recorded cameras, each
+        # folder's in the scene it was recorded in (five tasks span the table and the conveyor cell)
         from jafm_robot.datasets.auxiliary import AUX_DIM
+        from jafm_robot.datasets.concat import scene_segments
 
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
-        if ds.info.get("jafm_scenes"):
-            raise ValueError(f"pick/place and keypoint targets need one scene; {ds.root} mixes "
-                             f"{', '.join(ds.info['jafm_scenes'])}: train with --aux-weight 0 --kp-weight 0")
-        recorded = (ds.info.get("jafm_scene") or {}).get("name")
-        if cfg.scene and recorded and cfg.scene != recorded:
-            raise ValueError(f"--scene {cfg.scene!r}, but {ds.root} was recorded in scene {recorded!r}")
-        scene = cfg.scene or recorded or "factory"
-        aux_mean, aux_std = samples.add_auxiliary(scene)
+        scene_segments(ds, cfg.scene)  # a --scene that contradicts a recording fails here, before any replay
+        aux_mean, aux_std = samples.add_auxiliary(cfg.scene, replay=True)
         aux_stats = {"mean": aux_mean.tolist(), "std": aux_std.tolist()}
         if uses_kp:
-            samples.add_keypoint_targets(scene)
+            samples.add_keypoint_targets(cfg.scene)
     if not cfg.layouts:
         return aux_stats, None
     if samples.kp is None:

@@ -19,6 +19,7 @@ from jafm_robot.datasets.auxiliary import (
     grasp_symmetry,
     hand_yaw,
     in_hand_frame,
+    moves_several_parts,
     yaw_features,
 )
 from jafm_robot.datasets.lerobot_v3 import LeRobotV3Writer
@@ -384,6 +385,32 @@ def test_a_missed_grasp_does_not_move_the_pick_point():
     np.testing.assert_allclose(aux[0, :3], panda_fk(ep.state[12, :7]), atol=1e-6)
     np.testing.assert_allclose(aux[0, 3:6], panda_fk(ep.state[20, :7]), atol=1e-6)
     assert valid[:5, YAW].all() and not valid[5:, YAW].any()
+
+
+def test_an_episode_that_moves_several_parts_targets_the_part_carried_next():
+    """Sort carries one part after another: each frame's pick and place points are those of the
+    part it is about to carry or carries, and the keypoints follow it; a one-part task keeps the
+    last pair (a missed grasp before it is not a carry)."""
+    from jafm_robot.datasets.auxiliary import keypoint_targets
+
+    ep = _pick_place_episode(5, 30)
+    grip = np.full(30, 0.08, np.float32)
+    for c, o in ((3, 8), (12, 18), (22, 27)):
+        grip[c:o] = 0.0
+    ep.action[:, 7] = grip
+    zeros = np.zeros(30, int)
+    one, _ = grasp_place_targets(ep.state, ep.action, zeros, several=np.array([False]))
+    many, valid = grasp_place_targets(ep.state, ep.action, zeros, several=np.array([True]))
+    assert valid[:, :6].all()
+    np.testing.assert_allclose(one[:, :3], np.tile(panda_fk(ep.state[22, :7]), (30, 1)), atol=1e-6)
+    for frames, (c, o) in ((range(0, 9), (3, 8)), (range(9, 19), (12, 18)), (range(19, 30), (22, 27))):
+        for i in frames:
+            np.testing.assert_allclose(many[i, :3], panda_fk(ep.state[c, :7]), atol=1e-6)
+            np.testing.assert_allclose(many[i, 3:6], panda_fk(ep.state[o, :7]), atol=1e-6)
+    kp_one, _ = keypoint_targets(ep.state, ep.action, zeros, ["wrist_image"], several=np.array([False]))
+    kp_many, _ = keypoint_targets(ep.state, ep.action, zeros, ["wrist_image"], several=np.array([True]))
+    assert not np.allclose(kp_one[:19], kp_many[:19]) and np.allclose(kp_one[19:], kp_many[19:])
+    assert moves_several_parts([{"env_task": "Sort"}, {"env_task": "PickPlace"}, {}]).tolist() == [True, False, False]
 
 
 def test_gripper_weight_scales_only_the_gripper_error():

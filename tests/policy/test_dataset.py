@@ -322,26 +322,51 @@ def test_correction_frames_follow_the_skipped_actions_and_weight_the_sampling(tm
     assert config["dataset"]["sampled_per_epoch"] == 40 + 3 * 3  # each correction frame 4 times in all
 
 
-def test_datasets_from_two_scenes_train_together_without_scene_targets(tmp_path):
+def test_datasets_from_two_scenes_train_together_with_each_folders_scene_targets(tmp_path):
     """A five-task student learns ConveyorPick (conveyor cell) beside PickPlace (table): folders
-    from different scenes read as one, each keeps its scene, and only what re-creates one scene's
-    cameras (pick/place and keypoint targets) refuses the mixture, with the way out in the error."""
-    from jafm_robot.datasets.concat import open_dataset
+    from different scenes read as one, each keeps its scene, and what re-creates the recorded
+    cameras (replayed resets, keypoint projections) does it per folder, in that folder's scene."""
+    from jafm_robot.datasets.auxiliary import keypoint_targets
+    from jafm_robot.datasets.concat import open_dataset, scene_segments
+    from jafm_robot.training.data import ChunkSamples
     from jafm_robot.training.trainer import TrainConfig, train
 
-    for name, scene, seed in (("table", "factory", 0), ("belt", "factory_conveyor", 10)):
+    for name, scene, task, seed in (("table", "factory", "PickPlace", 0), ("belt", "factory_conveyor", "ConveyorPick", 10)):
         w = LeRobotV3Writer(tmp_path / name, fps=10, image_size=IMG, scene={"name": scene, "sha256": scene * 2})
         for i in range(2):
-            w.add_episode(synthetic_episode(seed + i, 12, "en" if i % 2 == 0 else "ja"))
+            ep = synthetic_episode(seed + i, 12, "en" if i % 2 == 0 else "ja")
+            ep.action[:, 7] = 0.08
+            ep.action[4:8, 7] = 0.0  # closes on the part at 4, releases it at 8
+            ep.env_task = task
+            w.add_episode(ep)
     spec = f"{tmp_path / 'table'},{tmp_path / 'belt'}"
     ds = open_dataset(spec)
     assert [s["name"] for s in ds.scenes] == ["factory", "factory_conveyor"]
     assert ds.info["jafm_scene"] is None and ds.info["jafm_scenes"] == sorted(ds.info["jafm_scenes"])
     same = open_dataset(f"{tmp_path / 'table'},{tmp_path / 'table'}")
     assert same.info["jafm_scene"]["name"] == "factory" and "jafm_scenes" not in same.info
-    with pytest.raises(ValueError, match="--aux-weight 0 --kp-weight 0"):
-        train(TrainConfig(dataset=spec, out=str(tmp_path / "aux"), config="student", steps=1,
-                          batch_size=2, chunk_len=4))
-    summary = train(TrainConfig(dataset=spec, out=str(tmp_path / "run"), config="tiny", steps=2, batch_size=4,
-                                chunk_len=4, aux_weight=0.0, kp_weight=0.0))
+    segments = scene_segments(ds)
+    assert [(s.scene, s.frames, s.episodes) for s in segments] == [
+        ("factory", slice(0, 24), slice(0, 2)), ("factory_conveyor", slice(24, 48), slice(2, 4))]
+
+    cams = ["image", "wrist_image"]
+    samples = ChunkSamples(ds, cams, 4)
+    samples.add_auxiliary(replay=True)
+    assert samples.kp is None and samples.aux_valid[:, 0].all()
+    samples.add_keypoint_targets()
+    rep = samples.replayed()
+    belt = segments[1]
+    args = (ds.state[belt.frames], ds.action[belt.frames], ds.episode_index[belt.frames] - belt.episodes.start, cams)
+    own, _ = keypoint_targets(*args, "factory_conveyor", rep.scene_poses[belt.episodes])
+    table_cameras, _ = keypoint_targets(*args, "factory")
+    np.testing.assert_array_equal(samples.kp[belt.frames], own)
+    assert np.abs(samples.kp[belt.frames][:, 0] - table_cameras[:, 0]).max() > 0.05  # the scene camera differs
+    np.testing.assert_array_equal(samples.kp[belt.frames][:, 1], table_cameras[:, 1])  # the wrist camera does not
+    with pytest.raises(ValueError, match="recorded in scene 'factory_conveyor'"):
+        train(TrainConfig(dataset=spec, out=str(tmp_path / "bad"), config="student", steps=1, batch_size=2,
+                          chunk_len=4, scene="factory"))
+    summary = train(TrainConfig(dataset=spec, out=str(tmp_path / "run"), config="student", steps=2, batch_size=4,
+                                chunk_len=4))
     assert (tmp_path / "run/checkpoints/last.pt").is_file() and summary["step"] == 2
+    log = pd.read_csv(tmp_path / "run/train_log.csv")
+    assert (log["aux_loss"] > 0).all() and (log["kp_loss"] > 0).all()  # both scenes' targets train

@@ -27,6 +27,9 @@ class Task:
     max_episode_steps: ClassVar[int] = 100
     rest_speed: ClassVar[float] = 0.05  # m/s: below this a part counts as resting
     lift_height: ClassVar[float] = 0.03  # m above its height at reset: a part higher than this was lifted
+    # one part per episode, or several carried one after another (Sort): the trainer's pick/place
+    # targets then follow the part carried next (datasets.auxiliary.grasp_place_targets)
+    moves_several_parts: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.world: WorkCell | None = None

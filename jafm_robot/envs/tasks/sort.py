@@ -11,6 +11,7 @@ class Sort(Task):
     name = "Sort"
     default_scene = "factory"
     max_episode_steps = 400
+    moves_several_parts = True
 
     def build(self, rng: np.random.Generator, randomize: bool) -> None:
         w = self.w
