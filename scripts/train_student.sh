@@ -18,6 +18,7 @@ JR=${JR:-.venv/bin/jafm-robot}
 DATA=${DATA:-data/student}
 RUN=${RUN:-runs/student}
 NAME=${NAME:-jafm_student_v1}
+# the starting weights: the shipped PickPlace policy, or a kept student (INIT=models/candidates/$NAME.onnx)
 INIT=${INIT:-models/pick_place_v0.onnx}
 TASKS=${TASKS:-Reach PickPlace ConveyorPick Stack Sort}
 WORKERS=${WORKERS:-$(nproc)}

@@ -2,7 +2,8 @@
 every task in both languages, its card holds the figures the issue asks for (held-out success per
 task and language, its teacher's on the same seeds, both latencies from one run, the history of
 versions replaced), and a short closed-loop episode per task runs through eval's host with the
-instruction understood for that task. Skipped on a checkout that does not ship the student."""
+instruction understood for that task. Until the student ships, the kept candidate
+(``models/candidates/``) is loaded and run instead, and the card test waits for the shipped one."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 from jafm_robot.contract import LANGUAGES, TASKS
 from jafm_robot.paths import models_dir
 
-STUDENT = models_dir() / "jafm_student_v1.onnx"
-pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="the five-task student is not shipped")
+SHIPPED = models_dir() / "jafm_student_v1.onnx"
+# until it ships, the kept candidate (models/candidates/) is what loads and runs here
+STUDENT = SHIPPED if SHIPPED.is_file() else models_dir() / "candidates" / "jafm_student_v1.onnx"
+pytestmark = pytest.mark.skipif(not STUDENT.is_file(), reason="no five-task student, shipped or kept")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def test_student_serves_five_tasks_in_both_languages(card) -> None:
     assert eng.infer(obs).shape == (m.chunk_len, 8)
 
 
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="the shipped student's card only: a candidate lacks the teacher stage")
 def test_student_card_has_success_teacher_and_latency_per_task(card) -> None:
     for task in TASKS:
         for lang in LANGUAGES:
