@@ -48,10 +48,7 @@ class ConcatDataset(FrameTable):
         lookup = {t: i for i, t in enumerate(self.tasks)}
         ep_off, states, actions, eps, tasks = 0, [], [], [], []
         self.episodes: list[dict[str, Any]] = []
-        #: each folder's first frame and first episode in the concatenation, in folder order
-        self.offsets: list[tuple[int, int]] = []
         for d in self.parts:
-            self.offsets.append((sum(len(x) for x in states), ep_off))
             states.append(d.state)
             actions.append(d.action)
             eps.append(d.episode_index + ep_off)
@@ -97,8 +94,10 @@ def scene_segments(ds: LeRobotV3Dataset | ConcatDataset, override: str | None = 
     of a dataset that does not record one, and must agree with one that does; a folder that
     records none is taken as ``factory``."""
     if isinstance(ds, ConcatDataset):
-        bounds = [*ds.offsets, (len(ds.state), len(ds.episodes))]
-        spans = [(slice(f0, f1), slice(e0, e1)) for (f0, e0), (f1, e1) in pairwise(bounds)]
+        frames = np.cumsum([0] + [len(d) for d in ds.parts])
+        episodes = np.cumsum([0] + [d.num_episodes for d in ds.parts])
+        spans = [(slice(int(f0), int(f1)), slice(int(e0), int(e1)))
+                 for (f0, f1), (e0, e1) in zip(pairwise(frames), pairwise(episodes), strict=True)]
         recorded = ds.scenes
     else:
         spans, recorded = [(slice(0, len(ds.state)), slice(0, len(ds.episodes)))], [ds.info.get("jafm_scene")]

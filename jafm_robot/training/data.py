@@ -144,18 +144,18 @@ class ChunkSamples:
             self._replayed = (key, rep)
         return self._replayed[1]
 
-    def add_auxiliary(self, scene: str | None = None, replay: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def add_auxiliary(self, scene: str | None = None, replay: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Attach auxiliary targets (see datasets.auxiliary), z-scored per target over the frames
         where it is defined; returns their (mean, std). The yaw targets need the episodes replayed
-        (``replay``, by default when ``scene`` is given), each folder in the scene it was recorded
-        in (``scene`` for one that records none); without a replay they are left undefined."""
+        (``replay``), each folder in the scene it was recorded in (``scene`` for one that records
+        none); without a replay they are left undefined."""
         from jafm_robot.datasets.auxiliary import (
             grasp_place_targets,
             masked_zscore_stats,
             moves_several_parts,
         )
 
-        rep = self.replayed(scene) if (scene is not None if replay is None else replay) else None
+        rep = self.replayed(scene) if replay else None
         aux, valid = grasp_place_targets(self.state, self.action, self.ds.episode_index,
                                          None if rep is None else rep.part_yaw, moves_several_parts(self.ds.episodes))
         if not valid[:, 0].any():

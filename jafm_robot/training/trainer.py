@@ -285,12 +285,11 @@ def _add_targets(cfg: TrainConfig, policy: VLAPolicy, ds: Any, samples: ChunkSam
         # only a loss that reads them needs the targets; they re-create the recorded cameras, each
         # folder's in the scene it was recorded in (five tasks span the table and the conveyor cell)
         from jafm_robot.datasets.auxiliary import AUX_DIM
-        from jafm_robot.datasets.concat import scene_segments
 
         if vcfg.aux_dim != AUX_DIM:
             raise ValueError(f"aux_dim {vcfg.aux_dim} != the {AUX_DIM} pick/place targets the trainer provides")
-        scene_segments(ds, cfg.scene)  # a --scene that contradicts a recording fails here, before any replay
-        aux_mean, aux_std = samples.add_auxiliary(cfg.scene, replay=True)
+        # a --scene that contradicts a folder's recording fails in scene_segments, before any replay
+        aux_mean, aux_std = samples.add_auxiliary(cfg.scene)
         aux_stats = {"mean": aux_mean.tolist(), "std": aux_std.tolist()}
         if uses_kp:
             samples.add_keypoint_targets(cfg.scene)

@@ -351,7 +351,7 @@ def test_datasets_from_two_scenes_train_together_with_each_folders_scene_targets
 
     cams = ["image", "wrist_image"]
     samples = ChunkSamples(ds, cams, 4)
-    samples.add_auxiliary(replay=True)
+    samples.add_auxiliary()
     assert samples.kp is None and samples.aux_valid[:, 0].all()
     samples.add_keypoint_targets()
     rep = samples.replayed()
